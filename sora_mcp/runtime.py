@@ -1,0 +1,37 @@
+"""What every tool needs at run time, created once when the server is built (not per call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sora_mcp.catalog import Catalog, active_catalog
+from sora_mcp.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Settings plus the catalog they select; the tools' single source of configuration."""
+
+    settings: Settings
+    catalog: Catalog
+    today: dt.date
+
+    @classmethod
+    def create(cls, settings: Settings, today: dt.date | None = None) -> Runtime:
+        day = today or dt.datetime.now(dt.UTC).date()
+        catalog = active_catalog(
+            settings.profile,
+            settings.catalog,
+            base_url=settings.base_url,
+            azure_deployment=settings.azure_deployment,
+            today=day,
+        )
+        return cls(settings=settings, catalog=catalog, today=day)
+
+    @property
+    def backend_label(self) -> str:
+        """Which backend serves answers, as every result says it."""
+        if self.settings.backend == "sandbox":
+            return "sandbox"
+        return f"provider ({self.settings.base_url})"

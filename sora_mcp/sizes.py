@@ -1,0 +1,133 @@
+"""Video frame sizes: strict parsing for the wire, loose parsing for what people type, nearest-legal matching.
+
+Agents write `1280x720`, `1280×720`, `720p landscape` or `portrait`; the API takes only `WIDTHxHEIGHT`
+from a closed list. Everything that needs a size goes through this module so the two never drift.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Orientation = Literal["landscape", "portrait", "square"]
+
+_EXACT = re.compile(r"^\s*(\d{1,5})\s*[x×X*]\s*(\d{1,5})\s*$")
+_TIER = re.compile(r"(\d{3,4})\s*p\b")
+_RATIO = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{1,2})\s*$")
+_ORIENTATION_WORDS: dict[str, Orientation] = {
+    "landscape": "landscape",
+    "horizontal": "landscape",
+    "wide": "landscape",
+    "widescreen": "landscape",
+    "portrait": "portrait",
+    "vertical": "portrait",
+    "tall": "portrait",
+    "square": "square",
+}
+
+
+class SizeError(ValueError):
+    """A size string that cannot be understood at all."""
+
+
+@dataclass(frozen=True, order=True)
+class Size:
+    """A frame size in pixels; `str(size)` is the wire form `WIDTHxHEIGHT`."""
+
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def orientation(self) -> Orientation:
+        if self.width > self.height:
+            return "landscape"
+        if self.width < self.height:
+            return "portrait"
+        return "square"
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        """Parse an exact size (`1280x720`, `1280×720`, `1280 X 720`); raise `SizeError` otherwise."""
+        match = _EXACT.match(text)
+        if match is None:
+            raise SizeError(f"'{text}' is not a size of the form WIDTHxHEIGHT, e.g. '1280x720'")
+        width, height = int(match.group(1)), int(match.group(2))
+        if width <= 0 or height <= 0:
+            raise SizeError(f"'{text}' has a zero dimension; width and height must be positive")
+        return cls(width, height)
+
+
+@dataclass(frozen=True)
+class SizeWish:
+    """What someone asked for: an exact size, or a resolution tier and/or an orientation."""
+
+    exact: Size | None = None
+    tier: int | None = None  # the short side in pixels, e.g. 720 for "720p"
+    orientation: Orientation | None = None
+
+
+def parse_size_wish(text: str) -> SizeWish:
+    """Understand `1280x720`, `720p`, `720p landscape`, `1080p portrait`, `portrait`, `16:9` or `9:16`."""
+    try:
+        return SizeWish(exact=Size.parse(text))
+    except SizeError:
+        pass
+    lowered = text.strip().lower()
+    ratio = _RATIO.match(lowered)
+    if ratio is not None:
+        a, b = int(ratio.group(1)), int(ratio.group(2))
+        if a == 0 or b == 0:
+            raise SizeError(f"'{text}' is not a usable aspect ratio")
+        orientation: Orientation = "landscape" if a > b else "portrait" if a < b else "square"
+        return SizeWish(orientation=orientation)
+    tier_match = _TIER.search(lowered)
+    tier = int(tier_match.group(1)) if tier_match else None
+    found: Orientation | None = None
+    for word, value in _ORIENTATION_WORDS.items():
+        if re.search(rf"\b{word}\b", lowered):
+            found = value
+            break
+    if tier is None and found is None:
+        raise SizeError(
+            f"'{text}' is not a size; use WIDTHxHEIGHT (e.g. '1280x720'), a tier with an orientation "
+            "(e.g. '720p landscape'), or an orientation ('portrait')"
+        )
+    return SizeWish(tier=tier, orientation=found)
+
+
+def _distance(target: Size, candidate: Size) -> float:
+    """Orientation first, then aspect ratio, then pixel count (all on log scales)."""
+    orientation_penalty = 0.0 if target.orientation == candidate.orientation else 10.0
+    aspect = abs(math.log((candidate.width / candidate.height) / (target.width / target.height)))
+    area = abs(math.log(candidate.area / target.area))
+    return orientation_penalty + 2.0 * aspect + area
+
+
+def nearest_size(wish: SizeWish, allowed: Sequence[Size], default: Size) -> Size:
+    """The legal size closest to `wish`; ties go to the smaller (cheaper) size."""
+    if not allowed:
+        raise ValueError("no sizes to choose from")
+    if wish.exact is not None:
+        target = wish.exact
+    elif wish.tier is not None:
+        short = wish.tier
+        long = round(short * 16 / 9)
+        target = Size(short, long) if wish.orientation == "portrait" else Size(long, short)
+        if wish.orientation == "square":
+            target = Size(short, short)
+    else:
+        if default.orientation == wish.orientation or wish.orientation is None:
+            return default
+        matching = [s for s in allowed if s.orientation == wish.orientation]
+        return min(matching, key=lambda s: s.area) if matching else default
+    return min(allowed, key=lambda s: (_distance(target, s), s.area))
