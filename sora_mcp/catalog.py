@@ -233,7 +233,14 @@ def parse_catalog(text: str, origin: str) -> Catalog:
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_describe_location(data, tuple(err['loc']))}: {err['msg']}" for err in exc.errors()]
+        errors = exc.errors()
+        locations = [tuple(err["loc"]) for err in errors]
+        # A failed entry also fails its container's length check; report only the deepest cause.
+        problems = [
+            f"{_describe_location(data, loc)}: {err['msg']}"
+            for err, loc in zip(errors, locations, strict=True)
+            if not any(other != loc and other[: len(loc)] == loc for other in locations)
+        ]
         raise CatalogError(f"catalog {origin} is invalid: " + "; ".join(problems)) from None
 
 

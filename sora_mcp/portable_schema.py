@@ -65,10 +65,9 @@ def _rewrite(node: JsonSchema, defs: dict[str, JsonSchema], depth: int) -> JsonS
             merged = {**_rewrite(branches[0], defs, depth + 1), **{k: v for k, v in node.items() if k != "anyOf"}}
             node = merged
         else:
+            # Branches carry their own types; a parent `type: object` would also need its own
+            # `additionalProperties: false`, which would reject every branch's properties.
             node["anyOf"] = [_rewrite(b, defs, depth + 1) for b in branches]
-            types = {b.get("type") for b in node["anyOf"]}
-            if "type" not in node and len(types) == 1 and None not in types:
-                node["type"] = types.pop()
     if "enum" in node:
         node["enum"] = [str(v) for v in node["enum"]]
         node["type"] = "string"
@@ -111,6 +110,12 @@ def portability_problems(schema: JsonSchema, *, top_level: bool = True) -> list[
     return problems
 
 
+def _typed_union(node: dict[str, Any]) -> bool:
+    """A nested `anyOf` whose every branch names its type counts as typed (clients accept it)."""
+    branches = node.get("anyOf")
+    return isinstance(branches, list) and bool(branches) and all(isinstance(b, dict) and "type" in b for b in branches)
+
+
 def _check(node: object, path: str, problems: list[str]) -> None:
     if not isinstance(node, dict):
         problems.append(f"{path}: a schema node must be an object")
@@ -118,9 +123,9 @@ def _check(node: object, path: str, problems: list[str]) -> None:
     for key in ("$ref", "$defs", "definitions", "oneOf", "format", "const", "allOf", "if", "not"):
         if key in node:
             problems.append(f"{path}: '{key}' is not portable")
-    if "type" not in node:
+    if "type" not in node and not _typed_union(node):
         problems.append(f"{path}: no 'type'")
-    elif not isinstance(node["type"], str):
+    elif "type" in node and not isinstance(node["type"], str):
         problems.append(f"{path}: 'type' must be a single string")
     if "enum" in node and not all(isinstance(v, str) for v in node["enum"]):
         problems.append(f"{path}: enum values must all be strings")

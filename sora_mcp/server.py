@@ -12,7 +12,7 @@ from sora_mcp import __version__
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
-from sora_mcp.tools import models
+from sora_mcp.tools import models, validate
 
 logger = logging.getLogger("sora_mcp")
 
@@ -24,7 +24,7 @@ INSTRUCTIONS = (
 )
 
 SpecFactory = Callable[[Runtime], list[ToolSpec]]
-TOOL_MODULES: tuple[SpecFactory, ...] = (models.specs,)
+TOOL_MODULES: tuple[SpecFactory, ...] = (models.specs, validate.specs)
 
 
 def build_tools(runtime: Runtime) -> list[Tool]:

@@ -1,0 +1,144 @@
+"""The (model, seconds, size) request: its loose params model and its strict, catalog-generated JSON Schema.
+
+Pydantic would publish a discriminated union as `$defs` + `oneOf` + `const`, which several clients reject
+outright. Instead the schema is written directly in the portable subset: the `video` object lists every
+name, duration and size, and a nested `anyOf` with one branch per group of models sharing the same rules
+makes every illegal combination fail validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sora_mcp.catalog import Catalog, ModelSpec
+from sora_mcp.portable_schema import JsonSchema
+from sora_mcp.sizes import Size
+
+MAX_PROMPT_CHARS = 32000
+
+
+class VideoSpec(BaseModel):
+    """What the agent sends; accepted loosely (an integer `seconds` too) and checked against the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    seconds: str | int
+    size: str
+
+
+def _groups(catalog: Catalog) -> list[list[ModelSpec]]:
+    """Models that accept exactly the same (seconds, size) pairs share one schema branch."""
+    groups: dict[Any, list[ModelSpec]] = {}
+    for model in catalog:
+        groups.setdefault(model.rules_key(), []).append(model)
+    return list(groups.values())
+
+
+def _sorted_sizes(sizes: set[str]) -> list[str]:
+    return sorted(sizes, key=lambda s: (Size.parse(s).area, s))
+
+
+def _branch(models: list[ModelSpec]) -> JsonSchema:
+    first = models[0]
+    return {
+        "type": "object",
+        "properties": {
+            "model": {"type": "string", "enum": [n for m in models for n in m.names]},
+            "seconds": {"type": "string", "enum": list(first.wire_seconds)},
+            "size": {"type": "string", "enum": _sorted_sizes(set(first.sizes))},
+        },
+        "required": ["model", "seconds", "size"],
+        "additionalProperties": False,
+    }
+
+
+def _rules_text(catalog: Catalog) -> str:
+    lines = []
+    for model in catalog:
+        status = " (RETIRED)" if model.status == "retired" else ""
+        lines.append(f"{model.id}{status}: seconds {'/'.join(model.wire_seconds)}; sizes {', '.join(model.sizes)}")
+    return "; ".join(lines)
+
+
+def video_schema(catalog: Catalog) -> JsonSchema:
+    """Only legal (model, seconds, size) combinations of `catalog` validate against this schema."""
+    groups = _groups(catalog)
+    schema: JsonSchema = {
+        "type": "object",
+        "description": (
+            "The video to make. Only these combinations exist: " + _rules_text(catalog) + ". "
+            "seconds is a string such as '8'. Unsure? Call validate_params first."
+        ),
+        "properties": {
+            "model": {"type": "string", "enum": list(catalog.model_names), "description": "model id or snapshot"},
+            "seconds": {
+                "type": "string",
+                "enum": [str(s) for s in sorted({s for m in catalog for s in m.seconds})],
+                "description": "duration in seconds, as a string; legal values depend on the model",
+            },
+            "size": {
+                "type": "string",
+                "enum": _sorted_sizes({s for m in catalog for s in m.sizes}),
+                "description": "WIDTHxHEIGHT; legal values depend on the model",
+            },
+        },
+        "required": ["model", "seconds", "size"],
+        "additionalProperties": False,
+    }
+    if len(groups) > 1:
+        schema["anyOf"] = [_branch(g) for g in groups]
+    return schema
+
+
+class CreateVideoParams(BaseModel):
+    """One params model per request (openai-python style); the tool publishes `create_video_schema` for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    video: VideoSpec
+    reference_image: str | None = None
+    fit: str = "cover"
+    wait_seconds: float = 30
+
+
+def create_video_schema(catalog: Catalog) -> JsonSchema:
+    """The input schema of `create_video`, in the portable subset."""
+    return {
+        "type": "object",
+        "properties": {
+            "prompt": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_PROMPT_CHARS,
+                "description": "What happens in the video: subject, action, setting, camera, lighting, sound.",
+            },
+            "video": video_schema(catalog),
+            "reference_image": {
+                "type": "string",
+                "description": (
+                    "Optional first frame: a file path (inside the allowed directories) or a data: URL of a JPEG, "
+                    "PNG or WebP. It is fitted to the video size automatically (see fit)."
+                ),
+            },
+            "fit": {
+                "type": "string",
+                "enum": ["cover", "pad", "stretch", "none"],
+                "description": (
+                    "How to make the reference image exactly the video size: cover crops to fill (default), pad keeps "
+                    "the whole picture with black bars, stretch distorts, none refuses a mismatch."
+                ),
+            },
+            "wait_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 45,
+                "description": "How long to wait for the render before returning the job (default 30, at most 45).",
+            },
+        },
+        "required": ["prompt", "video"],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,53 @@
+"""`validate_params`: any wish in, the nearest legal request out, never an exception."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from sora_mcp.runtime import Runtime
+from sora_mcp.tooling import ToolSpec, hints, ok
+from sora_mcp.validation import Verdict, Wish, check, summarize
+
+
+def specs(runtime: Runtime) -> list[ToolSpec]:
+    def validate_params(
+        model: Annotated[str | None, Field(description="model id or snapshot; omit to let the catalog choose")] = None,
+        seconds: Annotated[
+            int | float | str | None, Field(description="wanted duration, e.g. 10 or '10' or '10s'")
+        ] = None,
+        duration: Annotated[int | float | str | None, Field(description="same as seconds")] = None,
+        size: Annotated[
+            str | None, Field(description="'1280x720', '1280×720', '720p landscape', '1080p portrait' or 'portrait'")
+        ] = None,
+        reference_width: Annotated[int | None, Field(description="width of a reference image, if any")] = None,
+        reference_height: Annotated[int | None, Field(description="height of a reference image, if any")] = None,
+    ) -> Annotated[CallToolResult, Verdict]:
+        wish = Wish(
+            model=model,
+            seconds=seconds if seconds is not None else duration,
+            size=size,
+            reference_width=reference_width,
+            reference_height=reference_height,
+        )
+        verdict = check(runtime.catalog, wish)
+        return ok(summarize(verdict), verdict)
+
+    return [
+        ToolSpec(
+            fn=validate_params,
+            name="validate_params",
+            title="Check a video request",
+            description=(
+                "Check any video wish before spending money: give what you know (model, seconds or duration, size "
+                "such as '1280x720' or '720p landscape', and optionally a reference image's width and height). "
+                "The answer says whether it is valid, lists each problem in the provider's own error wording, and "
+                "returns the nearest legal request (request), the legal durations just below and above the wish, "
+                "other models that grant the wish exactly (alternatives) and the estimated cost. Pass its request "
+                "to create_video as video={model, seconds, size}."
+            ),
+            annotations=hints(read_only=True, idempotent=True, open_world=False),
+        )
+    ]
