@@ -1,0 +1,111 @@
+"""`sora-mcp sandbox`: serve the sandbox standalone for any client until Ctrl-C.
+
+Logs go to stderr; stdout gets a single line with the base URL, so a script can start the sandbox on a free
+port (`--port 0`) and read where it listens. It binds to loopback unless `--host` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sora_mcp.catalog import BUILTIN_PROFILES, CatalogError, load_builtin, load_file
+from sora_mcp.sandbox.config import SandboxConfig
+from sora_mcp.sandbox.runner import SandboxError, SandboxServer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_PROFILE = "apiyi"
+
+
+def register(subparsers: Any) -> None:
+    """Add the `sandbox` subcommand to an argparse subparsers object; its handler returns an exit code."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox",
+        help="serve an offline sandbox of the Videos API (real HTTP, real MP4s, the provider's errors)",
+        description=(
+            "Serve an offline sandbox of the OpenAI Videos API on loopback. Point any OpenAI-compatible client at "
+            "the printed base URL with any API key (or the one given with --api-key). Every video it makes is "
+            "labelled SANDBOX RENDER."
+        ),
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        choices=BUILTIN_PROFILES,
+        help=f"catalog profile whose rules to enforce (default {DEFAULT_PROFILE})",
+    )
+    parser.add_argument("--catalog", type=Path, metavar="FILE", help="a catalog file of your own (overrides --profile)")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiplier of job duration; 0.1 is ten times faster (default 1)"
+    )
+    parser.add_argument("--job-seconds", type=float, default=6.0, help="seconds a job takes before scaling (default 6)")
+    parser.add_argument("--api-key", default=None, help="accept only this bearer key (default: any non-empty key)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 on a configuration or startup error."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        catalog = load_file(args.catalog) if args.catalog is not None else load_builtin(args.profile)
+        config = SandboxConfig(
+            catalog=catalog, api_key=args.api_key, time_scale=args.time_scale, job_seconds=args.job_seconds
+        )
+    except (CatalogError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    server = SandboxServer(config, host=args.host, port=args.port)
+    try:
+        server.start()
+    except (OSError, SandboxError) as exc:
+        log.error("cannot start the sandbox on %s:%s: %s", args.host, args.port, exc)
+        server.stop()
+        return 2
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("the sandbox listens on %s, reachable from other machines", args.host)
+    sys.stdout.write(f"sora-mcp sandbox serving {server.base_url} (profile {catalog.profile})\n")
+    sys.stdout.flush()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            if not server.running:
+                log.error("the sandbox server stopped unexpectedly")
+                return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("stopping the sandbox")
+        server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the subcommand without the rest of the CLI (`python -m sora_mcp.sandbox.command`)."""
+    parser = argparse.ArgumentParser(prog="sora-mcp")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler = args.handler
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Run a sandbox on loopback in a background thread, startable from inside a running event loop.
+
+uvicorn gets its own thread and its own loop, so the MCP server can start a sandbox in its lifespan and
+talk to it with the real `openai` client exactly as it would talk to a provider. The socket is bound in the
+caller's thread, so a busy port fails at once, and `start()` returns only when the server accepts requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from sora_mcp.sandbox.app import build_app
+from sora_mcp.sandbox.config import Faults, SandboxConfig
+from sora_mcp.sandbox.connections import Transports, protocol_class
+from sora_mcp.sandbox.service import SandboxService, remove_tree
+from sora_mcp.sandbox.store import SandboxState
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 15.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start (port taken, server crashed) or was used in the wrong state."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class SandboxServer:
+    """A sandbox of the Videos API served over HTTP on `host:port` (port 0: a free port)."""
+
+    def __init__(self, config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._owns_storage = config.storage_dir is None
+        self.storage_dir = config.storage_dir or Path(tempfile.mkdtemp(prefix="sora-mcp-sandbox-"))
+        self.service = SandboxService(config, self.storage_dir)
+        self._transports = Transports()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._stopped = False
+
+    # -- addresses ---------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise SandboxError("the sandbox has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT` (a wildcard host is shown as loopback, where clients can reach it)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What `openai.OpenAI(base_url=...)` takes."""
+        return f"{self.url}/v1"
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self.config.faults
+
+    @property
+    def state(self) -> SandboxState:
+        """Every job accepted so far (also deleted ones) and the seconds billed: the ledger."""
+        return self.service.state()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> SandboxServer:
+        """Bind, serve in a background thread, and return once requests are accepted."""
+        if self._thread is not None or self._stopped:
+            raise SandboxError("a SandboxServer can be started only once")
+        self._socket = _bind(self.host, self._requested_port)
+        self._port = int(self._socket.getsockname()[1])
+        app = build_app(self.service, self._transports)
+        uv_config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http=protocol_class(self._transports),
+            ws="none",
+            loop="asyncio",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(uv_config)
+        self._server = server
+        sock = self._socket
+        self._thread = threading.Thread(
+            target=self._serve, args=(server, sock), name=f"sora-mcp-sandbox:{self._port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not server.started:
+            if not self._thread.is_alive():
+                self._cleanup()
+                raise SandboxError("the sandbox server stopped while starting; see the log for why")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SandboxError(f"the sandbox did not start within {START_TIMEOUT_SECONDS:g} s")
+            time.sleep(0.005)
+        log.info("sandbox serving %s (profile %s)", self.base_url, self.config.catalog.profile)
+        return self
+
+    @staticmethod
+    def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except Exception:
+            log.exception("sandbox server crashed")
+
+    def stop(self) -> None:
+        """Stop serving, cancel renders, and remove the rendered files if the folder was temporary."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_SECONDS)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
+                self._thread.join(STOP_TIMEOUT_SECONDS)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        self._stopped = True
+        self.service.close()
+        if self._socket is not None:
+            self._socket.close()
+        if self._owns_storage:
+            remove_tree(self.storage_dir)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SandboxServer:
+        """Start without blocking the caller's event loop (the MCP server's lifespan)."""
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.stop)
