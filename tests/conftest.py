@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.settings import Settings
+from tests.videos_support import provider_sandbox
+
+__all__ = ["provider_sandbox"]
 
 _LEAKY_PREFIXES = ("OPENAI_", "SORA_MCP_", "AZURE_OPENAI_")
 
