@@ -17,7 +17,7 @@ from sora_mcp.catalog import CatalogError
 from sora_mcp.settings import OPTIONS, Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("sora_mcp.sandbox.command", "sora_mcp.imaging.command")
 """Modules with a `register(subparsers)` function adding their own command."""
 
 

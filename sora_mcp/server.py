@@ -15,7 +15,7 @@ from sora_mcp import __version__
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
-from sora_mcp.tools import models, validate, videos
+from sora_mcp.tools import images, models, validate, videos
 from sora_mcp.videos.backend import Backend
 from sora_mcp.videos.service import VideoService
 from sora_mcp.videos.views import job_view
@@ -32,7 +32,7 @@ INSTRUCTIONS = (
 
 
 def tool_specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
-    return [*models.specs(runtime), *validate.specs(runtime), *videos.specs(runtime, service)]
+    return [*models.specs(runtime), *validate.specs(runtime), *images.specs(runtime), *videos.specs(runtime, service)]
 
 
 def build_tools(runtime: Runtime, service: VideoService | None = None) -> list[Tool]:
