@@ -29,7 +29,7 @@ def _text(result: CallToolResult) -> str:
 def _data(result: CallToolResult) -> dict[str, Any]:
     if result.is_error or result.structured_content is None:
         raise SystemExit(f"demo: the server answered with an error:\n{_text(result)}")
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 def _server_parameters(settings_flags: Mapping[str, str | None]) -> StdioServerParameters:

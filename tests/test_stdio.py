@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from sora_mcp.sandbox import SandboxServer
+from tests.videos_support import CANARY_KEY, SORA2_4S
 from tests.wrong_values import WRONG_VALUES, check_row
 
 pytestmark = pytest.mark.anyio
@@ -111,3 +113,74 @@ async def test_a_bad_configuration_fails_fast_on_stderr() -> None:
     assert completed.returncode == 2
     assert completed.stdout == ""
     assert "unknown profile 'nope'" in completed.stderr
+
+
+def test_a_video_over_stdio_never_leaks_the_key(tmp_path: Path, provider_sandbox: SandboxServer) -> None:
+    """A whole job through a real subprocess with DEBUG logs: the key appears in no message and no log line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SORA_MCP_"))}
+    env.update(
+        OPENAI_API_KEY=CANARY_KEY,
+        OPENAI_BASE_URL=provider_sandbox.base_url,
+        SORA_MCP_PROFILE="apiyi",
+        SORA_MCP_HOME=str(tmp_path / "data"),
+        SORA_MCP_OUTPUT_DIR=str(tmp_path / "out"),
+        SORA_MCP_LOG_LEVEL="DEBUG",
+        HOME=str(tmp_path),
+    )
+    params = _params()
+    process = subprocess.Popen(
+        [params.command, *params.args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd="/",
+    )
+    try:
+        _rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            },
+        )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+        created = _rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {
+                    "name": "create_video",
+                    "arguments": {"prompt": "harbour lights", "video": SORA2_4S, "wait_seconds": 20},
+                    "_meta": {"progressToken": "p1"},
+                },
+            },
+        )
+        job = created["result"]["structuredContent"]
+        assert job["status"] == "completed", created
+        assert Path(job["files"]["video"]).is_file()
+        bad = _rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "get_video_status", "arguments": {"video_id": "nope"}},
+            },
+        )
+        assert bad["result"]["isError"] is True
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=20)
+    assert CANARY_KEY not in out and CANARY_KEY not in err
+    assert "DEBUG" in err or "INFO" in err  # logging really was on, and on stderr

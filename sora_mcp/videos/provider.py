@@ -252,12 +252,11 @@ class VideoProvider:
         return JobSnapshot.from_video(video)
 
     async def extend(self, video_id: str, prompt: str, seconds: str | int) -> JobSnapshot:
-        videos = self._client.videos
-        video = await self._once(
-            lambda: videos.extend(  # pyright: ignore[reportDeprecated]
-                video={"id": video_id}, prompt=prompt, seconds=cast(Any, seconds)
-            )
-        )
+        """POST /videos/extensions as JSON: the SDK's multipart path rejects a `{"id": ...}` video reference."""
+        from openai.types import Video
+
+        body = {"video": {"id": video_id}, "prompt": prompt, "seconds": seconds}
+        video = await self._once(lambda: self._client.post("/videos/extensions", body=body, cast_to=Video))
         return JobSnapshot.from_video(video)
 
     async def retrieve(self, video_id: str) -> JobSnapshot:
