@@ -1,0 +1,274 @@
+"""`fit_reference_image`: turn any photo into a first frame the video API accepts (exactly the video's size).
+
+The API rejects a reference image that is one pixel off (`Inpaint image must match the requested width and
+height`), so agents need a tool that guarantees the size, and shows them the crop before they pay for a
+render.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp.types import CallToolResult, ImageContent, ListRootsResult
+from pydantic import BaseModel, ConfigDict, Field
+
+from sora_mcp.catalog import ModelSpec
+from sora_mcp.imaging import (
+    CropBox,
+    FitMode,
+    FitOutcome,
+    FitRequest,
+    ImageFormat,
+    ImageInputError,
+    fit_image,
+    image_size,
+    read_image_input,
+    reference_dir,
+)
+from sora_mcp.imaging.inputs import dirs_from_roots
+from sora_mcp.imaging.preview import preview_jpeg
+from sora_mcp.runtime import Runtime
+from sora_mcp.sizes import Size, SizeError
+from sora_mcp.tooling import ToolSpec, fail, hints, ok
+
+
+class CropArg(BaseModel):
+    """Fractions of the upright image to keep, applied before fitting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    left: float = Field(default=0.0, description="Left edge, 0..1 of the width (0 = keep from the left border)")
+    top: float = Field(default=0.0, description="Top edge, 0..1 of the height")
+    right: float = Field(default=1.0, description="Right edge, 0..1 of the width; greater than left")
+    bottom: float = Field(default=1.0, description="Bottom edge, 0..1 of the height; greater than top")
+
+
+class Box(BaseModel):
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+class Sides(BaseModel):
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+class SourceInfo(BaseModel):
+    format: str
+    width: int = Field(description="Upright width (after EXIF orientation)")
+    height: int
+    orientation: int = Field(description="EXIF orientation applied; 1 = none")
+
+
+class FitResult(BaseModel):
+    path: str = Field(description="The fitted image; pass it as the reference image with the same size")
+    size: str = Field(description="WIDTHxHEIGHT of the file, equal to the video size")
+    width: int
+    height: int
+    format: ImageFormat
+    bytes: int
+    mode: FitMode
+    model: str | None = Field(default=None, description="The model whose sizes were checked, if one was given")
+    passed_through: bool = Field(description="The input already was a legal frame and was copied unchanged")
+    reused: bool = Field(description="An identical earlier request had made this file; nothing was recomputed")
+    source: SourceInfo
+    crop_box: Box = Field(description="Region of the upright source used, in source pixels")
+    scale: float = Field(description="Resampling factor (horizontal, for stretch)")
+    scale_y: float
+    padding: Sides = Field(description="Background pixels added on each side (pad mode)")
+    decode_scale: int = Field(description="JPEG decoded at 1/n scale before resampling")
+    steps: list[str] = Field(description="What was done, in order")
+
+
+def client_roots(ctx: Context[Any, Any]) -> ListRoots | None:
+    """Ask for the client's roots only when it declared the capability (either protocol era)."""
+    capabilities = ctx.client_capabilities
+    if capabilities is not None and capabilities.roots is not None:
+        return ListRoots()
+    return None
+
+
+def _result(outcome: FitOutcome, model: str | None) -> FitResult:
+    box, pad = outcome.crop_box, outcome.padding
+    return FitResult(
+        path=str(outcome.path),
+        size=str(outcome.size),
+        width=outcome.width,
+        height=outcome.height,
+        format=outcome.format,
+        bytes=outcome.bytes,
+        mode=outcome.mode,
+        model=model,
+        passed_through=outcome.passed_through,
+        reused=outcome.reused,
+        source=SourceInfo(
+            format=outcome.source_format,
+            width=outcome.source_size.width,
+            height=outcome.source_size.height,
+            orientation=outcome.orientation,
+        ),
+        crop_box=Box(left=box.left, top=box.top, right=box.right, bottom=box.bottom),
+        scale=outcome.scale_x,
+        scale_y=outcome.scale_y,
+        padding=Sides(left=pad.left, top=pad.top, right=pad.right, bottom=pad.bottom),
+        decode_scale=outcome.decode_scale,
+        steps=list(outcome.steps),
+    )
+
+
+def _pick_size(spec: ModelSpec, source: Size) -> Size:
+    """Without a size: the model's default if it matches the photo's orientation, else its smallest that does."""
+    default = Size.parse(spec.default_size)
+    if default.orientation == source.orientation or source.orientation == "square":
+        return default
+    matching = [s for s in spec.frame_sizes if s.orientation == source.orientation]
+    return min(matching, key=lambda s: s.area) if matching else default
+
+
+def specs(runtime: Runtime) -> list[ToolSpec]:
+    catalog = runtime.catalog
+    settings = runtime.settings
+
+    def legal_sizes() -> list[str]:
+        seen: dict[str, None] = {}
+        for spec in catalog:
+            for size in spec.sizes:
+                seen.setdefault(size, None)
+        return list(seen)
+
+    def fit_reference_image(
+        image: Annotated[
+            str,
+            Field(
+                description="Absolute path of the image file (or a path relative to an allowed folder), or a "
+                "data: URL (data:image/png;base64,...)"
+            ),
+        ],
+        size: Annotated[
+            str | None,
+            Field(description="Video size WIDTHxHEIGHT, e.g. '1280x720'; must be one the model supports"),
+        ] = None,
+        model: Annotated[
+            str | None,
+            Field(description="Video model, e.g. 'sora-2'; checks the size against it, or picks one of its sizes"),
+        ] = None,
+        mode: Annotated[
+            FitMode,
+            Field(
+                description="cover: fill the frame, cropping the overflow (default; portraits, screenshots); "
+                "pad: keep everything, add bars of the background colour (products, art); stretch: distort"
+            ),
+        ] = "cover",
+        background: Annotated[
+            str, Field(description="Bar and transparency colour as #rrggbb (default black)")
+        ] = "#000000",
+        crop: Annotated[
+            CropArg | None,
+            Field(description="Keep only this part of the image (fractions 0..1), before fitting"),
+        ] = None,
+        format: Annotated[
+            ImageFormat | None,
+            Field(description="Output format; default: the input's own if jpeg/png/webp, else jpeg"),
+        ] = None,
+        quality: Annotated[int, Field(description="JPEG/WebP quality 1-100")] = 92,
+        roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
+    ) -> Annotated[CallToolResult, FitResult]:
+        sizes = legal_sizes()
+        spec: ModelSpec | None = None
+        if model is not None:
+            spec = catalog.find(model)
+            if spec is None:
+                return fail(
+                    f"Unknown model '{model}'. Models of profile '{catalog.profile}': "
+                    f"{', '.join(catalog.model_ids)}. Pass one of them, or pass only size."
+                )
+            sizes = list(spec.sizes)
+        target: Size | None = None
+        if size is not None:
+            try:
+                target = Size.parse(size)
+            except SizeError:
+                return fail(f"size '{size}' is not WIDTHxHEIGHT. Legal sizes: {', '.join(sizes)}.")
+            if str(target) not in sizes:
+                whose = f"{spec.id} takes" if spec is not None else f"models of profile '{catalog.profile}' take"
+                return fail(
+                    f"size {target} is not a legal video size: {whose} {', '.join(sizes)}. "
+                    "Pick one of them; the reference image must match the video size exactly."
+                )
+        elif spec is None:
+            return fail(
+                f"Give size (one of {', '.join(sizes)}) or model (one of {', '.join(catalog.model_ids)}) so the "
+                "image can be fitted to the video size."
+            )
+
+        if roots is not None and (root_dirs := dirs_from_roots(str(r.uri) for r in roots.roots)):
+            allowed, origin = root_dirs, "the client's roots"
+        else:
+            allowed = settings.allowed_dirs
+            origin = (
+                "your home directory, the default; set SORA_MCP_ALLOWED_DIRS to change it"
+                if settings.sources.get("allowed_dirs", "default") == "default"
+                else "SORA_MCP_ALLOWED_DIRS"
+            )
+        try:
+            source = read_image_input(image, allowed, allowed_origin=origin)
+            if target is None:
+                assert spec is not None
+                target = _pick_size(spec, image_size(source))
+            request = FitRequest(
+                target=target,
+                mode=mode,
+                background=background,
+                crop=CropBox(crop.left, crop.top, crop.right, crop.bottom) if crop is not None else None,
+                format=format,
+                quality=quality,
+            )
+            outcome = fit_image(source, request, reference_dir(settings.output_dir))
+            preview = preview_jpeg(outcome.path)
+        except ImageInputError as exc:
+            return fail(f"Cannot fit the image: {str(exc).rstrip('.')}.")
+        except OSError as exc:
+            return fail(f"Cannot write the fitted image into {settings.output_dir}: {exc}. Check SORA_MCP_OUTPUT_DIR.")
+
+        result = _result(outcome, spec.id if spec is not None else None)
+        chosen = (
+            f" (no size given: chose {target}, {result.model}'s size for a {outcome.source_size.orientation} image)"
+            if size is None
+            else ""
+        )
+        if outcome.passed_through:
+            what = "Already a legal frame, copied unchanged"
+        elif outcome.reused:
+            what = "Reused the identical earlier result"
+        else:
+            what = f"Fitted ({outcome.mode})"
+        text = (
+            f"{what}: {outcome.path} ({outcome.format.upper()}, {outcome.width}x{outcome.height}, "
+            f"{outcome.bytes / 1024:.0f} KB){chosen}. Use it as the reference image of a {outcome.size} video. "
+            f"Steps: {'; '.join(outcome.steps)}."
+        )
+        image_block = ImageContent(type="image", data=base64.b64encode(preview).decode("ascii"), mime_type="image/jpeg")
+        return ok(text, result, [image_block])
+
+    return [
+        ToolSpec(
+            fn=fit_reference_image,
+            name="fit_reference_image",
+            title="Fit a reference image to the video size",
+            description=(
+                "Make an image usable as the first frame (reference image) of a video: the API rejects any "
+                "reference that is not exactly the video's size. Give the image (file path or data: URL) and "
+                "size (or model). Applies EXIF rotation, optional crop (fractions), then cover (fill, crop "
+                "overflow), pad (letterbox with background colour) or stretch; converts CMYK, 16-bit, palette "
+                "and ICC colours to sRGB and flattens transparency. Returns the file path, what was done and a "
+                "small preview. Same request twice returns the same file instantly."
+            ),
+            annotations=hints(read_only=False, destructive=False, idempotent=True, open_world=False),
+        )
+    ]
