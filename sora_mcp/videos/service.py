@@ -181,8 +181,9 @@ class VideoService:
             return False
         if record.kind == "remix":
             return snapshot.remixed_from_video_id == record.parent_video_id and snapshot.prompt == record.prompt
+        same_model = self.runtime.catalog.find(snapshot.model) is self.runtime.catalog.find(record.model)
         fingerprint = request_fingerprint(
-            model=snapshot.model,
+            model=record.model if same_model else snapshot.model,
             seconds=snapshot.seconds,
             size=snapshot.size,
             prompt=snapshot.prompt or "",
@@ -305,6 +306,10 @@ class VideoService:
         stem = video_id if variant == "video" else f"{video_id}.{variant}"
         import httpx2
 
+        for extension in dict.fromkeys((_DEFAULT_EXTENSION[variant], *_EXTENSIONS.values())):
+            existing = out_dir / (stem + extension)
+            if existing.is_file():  # downloaded earlier (the ledger may not know yet): no request at all
+                return existing
         last: Exception | None = None
         for attempt in range(4):
             try:
