@@ -21,10 +21,17 @@ pytestmark = pytest.mark.filterwarnings("ignore:The Sora API is scheduled:Deprec
 DEADLINE_SECONDS = 30.0
 
 
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(load_builtin("openai"), time_scale=0.02, fps=4)) as running:
         yield running
+
+
+@pytest.fixture
+def server(shared_server: SandboxServer) -> SandboxServer:
+    """One server for the module, wiped before each test (jobs, files, counts and faults)."""
+    shared_server.reset()
+    return shared_server
 
 
 @pytest.fixture
@@ -294,7 +301,7 @@ def test_unknown_route_answers_in_the_api_error_shape(server: SandboxServer) -> 
     }
 
 
-def test_a_configured_key_is_the_only_key(server: SandboxServer) -> None:
+def test_a_configured_key_is_the_only_key() -> None:
     config = SandboxConfig(load_builtin("openai"), api_key="sk-right-key-123", time_scale=0.02)
     with SandboxServer(config) as keyed:
         good = openai.OpenAI(base_url=keyed.base_url, api_key="sk-right-key-123", max_retries=0)

@@ -195,6 +195,14 @@ def unsupported_image(param: str, media_type: str) -> ApiError:
     return invalid_value(param, media_type, ("image/jpeg", "image/png", "image/webp"))
 
 
+def unreadable_image(param: str) -> ApiError:
+    return ApiError(
+        message=f"Invalid '{param}': the file is not a readable JPEG, PNG or WebP image.",
+        param=param,
+        code="invalid_value",
+    )
+
+
 def unreadable_image_url(param: str) -> ApiError:
     return ApiError(
         message=f"Invalid '{param}': expected a base64-encoded data URL of an image (data:image/png;base64,...).",

@@ -55,8 +55,8 @@ def phase_at(
     elapsed = now - created_at
     if duration > 0 and elapsed < QUEUED_FRACTION * duration:
         return Phase("queued", 0, None)
-    fraction = elapsed / duration if duration > 0 else 1.0
-    return Phase("in_progress", max(1, min(99, int(fraction * 100))), None)
+    percent = elapsed * 100 / duration if duration > 0 else 100.0
+    return Phase("in_progress", max(1, min(99, int(percent + 1e-9))), None)
 
 
 def video_object(

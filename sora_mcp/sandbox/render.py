@@ -335,7 +335,9 @@ def _render_video(
         video = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "28"})
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.time_base = Fraction(1, fps)
-        audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if spec.audio else None
+        audio = None
+        if spec.audio:
+            audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono", options={"aac_coder": "fast"})
         samples_written = 0
         for index in range(total_frames):
             if cancel is not None and cancel.is_set():

@@ -230,7 +230,9 @@ def parse_reference(value: object, size: Size, resolve_file: FileResolver) -> Re
         with Image.open(io.BytesIO(data)) as image:
             image_format, width, height = image.format or "", image.width, image.height
     except (UnidentifiedImageError, OSError, ValueError):
-        raise reject(errors.unsupported_image("input_reference", declared or "application/octet-stream")) from None
+        if declared and declared not in _IMAGE_TYPES.values():
+            raise reject(errors.unsupported_image("input_reference", declared)) from None
+        raise reject(errors.unreadable_image("input_reference")) from None
     media_type = _IMAGE_TYPES.get(image_format)
     if media_type is None:
         raise reject(errors.unsupported_image("input_reference", Image.MIME.get(image_format, image_format.lower())))

@@ -36,8 +36,11 @@ class SandboxError(RuntimeError):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only then, and without it every
+    # response (headers and body are written separately) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -56,6 +59,7 @@ class SandboxServer:
         self.host = host
         self._requested_port = port
         self._port: int | None = None
+        self._address: tuple[str, int] | None = None
         self._owns_storage = config.storage_dir is None
         self.storage_dir = config.storage_dir or Path(tempfile.mkdtemp(prefix="sora-mcp-sandbox-"))
         self.service = SandboxService(config, self.storage_dir)
@@ -72,6 +76,13 @@ class SandboxServer:
         if self._port is None:
             raise SandboxError("the sandbox has not been started")
         return self._port
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The address actually bound (host, port): loopback unless another host was asked for."""
+        if self._address is None:
+            raise SandboxError("the sandbox has not been started")
+        return self._address
 
     @property
     def url(self) -> str:
@@ -96,6 +107,10 @@ class SandboxServer:
         """Every job accepted so far (also deleted ones) and the seconds billed: the ledger."""
         return self.service.state()
 
+    def reset(self) -> None:
+        """Forget all jobs, uploaded files, request counts and faults, so one server can serve many tests."""
+        self.service.reset()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stopped
@@ -107,7 +122,9 @@ class SandboxServer:
         if self._thread is not None or self._stopped:
             raise SandboxError("a SandboxServer can be started only once")
         self._socket = _bind(self.host, self._requested_port)
-        self._port = int(self._socket.getsockname()[1])
+        bound = self._socket.getsockname()
+        self._address = (str(bound[0]), int(bound[1]))
+        self._port = self._address[1]
         app = build_app(self.service, self._transports)
         uv_config = uvicorn.Config(
             app,

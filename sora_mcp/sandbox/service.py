@@ -274,6 +274,16 @@ class SandboxService:
     def state(self) -> SandboxState:
         return self.store.snapshot(self.config.job_wall_seconds)
 
+    def reset(self) -> None:
+        """Back to a fresh sandbox: no jobs, files, counts or faults (renders in flight are cancelled)."""
+        for job in self.store.clear():
+            job.cancel.set()
+            with self.store.lock:
+                job.deleted = True
+                if job.assets is not None:
+                    _remove(job.assets)
+        self.config.faults.reset()
+
     def close(self) -> None:
         """Stop rendering (running renders notice within a frame) and wait for the workers."""
         self._closed = True

@@ -196,6 +196,15 @@ class JobStore:
         with self.lock:
             return sum(1 for j in self._jobs.values() if not j.deleted and not j.phase(now, duration).finished)
 
+    def clear(self) -> list[Job]:
+        """Forget every job, file and request count; returns the jobs forgotten (to cancel and clean up)."""
+        with self.lock:
+            jobs = list(self._jobs.values())
+            self._jobs.clear()
+            self._files.clear()
+            self._requests.clear()
+            return jobs
+
     def all_jobs(self) -> list[Job]:
         with self.lock:
             return list(self._jobs.values())
