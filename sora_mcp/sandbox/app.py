@@ -94,7 +94,11 @@ class Download(Response):
         self.transports = transports
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        data = await asyncio.to_thread(self.content.path.read_bytes)
+        try:
+            data = await asyncio.to_thread(self.content.path.read_bytes)
+        except FileNotFoundError:  # deleted or reset between the lookup and the read
+            await error_response(errors.video_not_found(self.content.video_id))(scope, receive, send)
+            return
         headers = [
             (b"content-type", self.content.media_type.encode()),
             (b"content-length", str(len(data)).encode()),

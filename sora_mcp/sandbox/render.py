@@ -8,6 +8,7 @@ swscale pass). That keeps a 12 s 1792x1024 clip within a few seconds of CPU on a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -127,7 +128,9 @@ def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
 
 
+@functools.lru_cache(maxsize=32)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled font (no system fonts needed), parsed once per size."""
     return ImageFont.load_default(size=max(8, size))
 
 

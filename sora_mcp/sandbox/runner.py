@@ -61,8 +61,7 @@ class SandboxServer:
         self._port: int | None = None
         self._address: tuple[str, int] | None = None
         self._owns_storage = config.storage_dir is None
-        self.storage_dir = config.storage_dir or Path(tempfile.mkdtemp(prefix="sora-mcp-sandbox-"))
-        self.service = SandboxService(config, self.storage_dir)
+        self.service = SandboxService(config, config.storage_dir)
         self._transports = Transports()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -76,6 +75,13 @@ class SandboxServer:
         if self._port is None:
             raise SandboxError("the sandbox has not been started")
         return self._port
+
+    @property
+    def storage_dir(self) -> Path:
+        """Where rendered files are kept (a temporary folder unless the config names one)."""
+        if self.service.storage_dir is None:
+            raise SandboxError("the sandbox has not been started")
+        return self.service.storage_dir
 
     @property
     def address(self) -> tuple[str, int]:
@@ -122,6 +128,8 @@ class SandboxServer:
         if self._thread is not None or self._stopped:
             raise SandboxError("a SandboxServer can be started only once")
         self._socket = _bind(self.host, self._requested_port)
+        if self.service.storage_dir is None:
+            self.service.storage_dir = Path(tempfile.mkdtemp(prefix="sora-mcp-sandbox-"))
         bound = self._socket.getsockname()
         self._address = (str(bound[0]), int(bound[1]))
         self._port = self._address[1]
@@ -182,8 +190,8 @@ class SandboxServer:
         self.service.close()
         if self._socket is not None:
             self._socket.close()
-        if self._owns_storage:
-            remove_tree(self.storage_dir)
+        if self._owns_storage and self.service.storage_dir is not None:
+            remove_tree(self.service.storage_dir)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -55,6 +55,7 @@ class SourceVideo:
 class Content:
     """A downloadable file of a completed job."""
 
+    video_id: str
     path: Path
     media_type: str
     filename: str
@@ -63,7 +64,7 @@ class Content:
 class SandboxService:
     """Owns the job store, the render pool and the folder of rendered files."""
 
-    def __init__(self, config: SandboxConfig, storage_dir: Path, store: JobStore | None = None) -> None:
+    def __init__(self, config: SandboxConfig, storage_dir: Path | None, store: JobStore | None = None) -> None:
         self.config = config
         self.storage_dir = storage_dir
         self.store = store or JobStore()
@@ -159,7 +160,7 @@ class SandboxService:
                 job.failure = MODERATION_FAILURE
                 job.rendered_at = job.created_at
             return job
-        if self._closed:
+        if self._closed or self.storage_dir is None:
             raise errors.server_error(503)
         spec = RenderSpec(
             width=job.size.width,
@@ -255,7 +256,7 @@ class SandboxService:
         path = {"video": job.assets.video, "thumbnail": job.assets.thumbnail, "spritesheet": job.assets.spritesheet}[
             variant
         ]
-        return Content(path=path, media_type=media_type, filename=f"{video_id}.{extension}")
+        return Content(video_id=video_id, path=path, media_type=media_type, filename=f"{video_id}.{extension}")
 
     def upload_file(self, upload: rules.FileUpload) -> dict[str, Any]:
         stored = self.store.add_file(upload.upload, upload.purpose)
