@@ -16,8 +16,6 @@ from types import FrameType
 from typing import Any
 
 from sora_mcp.catalog import BUILTIN_PROFILES, CatalogError, load_builtin, load_file
-from sora_mcp.sandbox.config import SandboxConfig
-from sora_mcp.sandbox.runner import SandboxError, SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +56,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 on a configuration or startup error."""
+    from sora_mcp.sandbox.config import SandboxConfig
+    from sora_mcp.sandbox.runner import SandboxError, SandboxServer
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         catalog = load_file(args.catalog) if args.catalog is not None else load_builtin(args.profile)
