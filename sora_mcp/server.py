@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.tools.base import Tool
 
 from sora_mcp import __version__
@@ -17,7 +18,7 @@ from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
 from sora_mcp.tools import images, models, validate, videos
 from sora_mcp.videos.backend import Backend
-from sora_mcp.videos.service import VideoService
+from sora_mcp.videos.service import JobFailure, VideoService
 from sora_mcp.videos.views import job_view
 
 logger = logging.getLogger("sora_mcp")
@@ -74,7 +75,10 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
         mime_type="application/json",
     )
     async def video_job(video_id: str) -> str:
-        record = await service.lookup(video_id)
+        try:
+            record = await service.lookup(video_id)
+        except JobFailure as exc:
+            raise ResourceNotFoundError(f"{exc.error.message} {exc.fix or ''}".strip()) from None
         return json.dumps(job_view(record, runtime.backend_label).model_dump(mode="json"), indent=2)
 
     return server

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import av
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.types import ImageContent, ResourceLink
 
 from sora_mcp.sandbox import SandboxServer
@@ -213,3 +213,6 @@ async def test_unknown_video_id_is_a_clear_error(tmp_path: Path, provider_sandbo
     assert result.is_error
     assert structured(result)["error"]["code"] == "not_found"
     assert "list_videos" in text_of(result)
+    async with Client(server) as client:
+        with pytest.raises(MCPError, match="No video found with id 'video_nope'"):
+            await client.read_resource("sora://videos/video_nope")

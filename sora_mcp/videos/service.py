@@ -88,9 +88,12 @@ class VideoService:
         return self._ledger
 
     async def close(self) -> None:
+        """End of a session: stop the backend and close the ledger; both reopen if the server is used again."""
         await self.backend.close()
-        if self._ledger is not None:
-            self._ledger.sync.close()
+        ledger, self._ledger = self._ledger, None
+        self._resumed = False
+        if ledger is not None:
+            ledger.sync.close()
 
     async def connection(self) -> Connection:
         connection = await self.backend.connect()
