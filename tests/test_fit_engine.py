@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sora_mcp.imaging import CropBox, FitOutcome, FitRequest, fit_image
+from sora_mcp.imaging.png import PARALLEL_BYTES, deflate, write_png
 from sora_mcp.imaging.request import FIT_MODES
 from sora_mcp.sizes import Size
 from tests.test_fit_corpus import (
@@ -399,3 +401,38 @@ class TestOutputFiles:
         low = fit_image(noisy, FitRequest(LANDSCAPE, format="jpeg", quality=30), tmp_path)
         high = fit_image(noisy, FitRequest(LANDSCAPE, format="jpeg", quality=95), tmp_path)
         assert low.bytes < high.bytes / 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(1, 64), height=st.integers(1, 64), seed=st.integers(0, 255))
+def test_fast_png_writer_round_trips_exactly(width: int, height: int, seed: int) -> None:
+    frame = Image.effect_noise((width, height), 80).convert("RGB")
+    frame = Image.merge(
+        "RGB", [frame.getchannel(0), frame.getchannel(1).point(lambda v: (v + seed) % 256), frame.getchannel(2)]
+    )
+    buffer = io.BytesIO()
+    write_png(frame, buffer)
+    with Image.open(io.BytesIO(buffer.getvalue())) as back:
+        back.load()  # a malformed stream or a wrong zlib checksum would raise here
+        assert back.format == "PNG" and back.mode == "RGB" and back.size == (width, height)
+        assert back.tobytes() == frame.tobytes()
+
+
+def test_fast_png_writer_refuses_other_modes() -> None:
+    with pytest.raises(ValueError, match="RGB frames"):
+        write_png(Image.new("RGBA", (2, 2)), io.BytesIO())
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=3000), parts=st.integers(1, 5), level=st.integers(0, 9))
+def test_parallel_deflate_is_one_valid_zlib_stream(data: bytes, parts: int, level: int) -> None:
+    assert zlib.decompress(deflate(data, level, parts)) == data
+
+
+def test_large_frames_use_the_parallel_path_and_stay_exact(tmp_path: Path) -> None:
+    frame = Image.effect_noise((1280, 720), 40).convert("RGB")
+    assert PARALLEL_BYTES <= 1280 * 3 * 720
+    buffer = io.BytesIO()
+    write_png(frame, buffer)
+    with Image.open(io.BytesIO(buffer.getvalue())) as back:
+        assert back.tobytes() == frame.tobytes()

@@ -122,7 +122,7 @@ def to_srgb_flat(
             converted = ImageCms.applyTransform(colour, _transform(icc, colour.mode))
         except ImageCms.PyCMSError:
             converted = None  # a profile lcms parses but cannot apply: fall back to plain conversion
-    rgb = converted if converted is not None else colour.convert("RGB")
+    rgb = converted if converted is not None else colour if colour.mode == "RGB" else colour.convert("RGB")
     if alpha is None:
         return rgb
     flat = Image.new("RGB", rgb.size, background)
