@@ -244,6 +244,23 @@ def test_animated_gif_uses_the_first_frame_and_becomes_jpeg(tmp_path: Path) -> N
     assert any("first frame" in step for step in outcome.steps)
 
 
+def test_multi_picture_jpeg_uses_the_primary_image_with_reduced_decoding(tmp_path: Path) -> None:
+    primary, secondary = Image.new("RGB", (2800, 1600), RED), Image.new("RGB", (2800, 1600), BLUE)
+    mpo = encode(primary, "MPO", save_all=True, append_images=[secondary])
+    outcome = fit_image(mpo, FitRequest(LANDSCAPE), tmp_path)
+    assert outcome.source_format == "JPEG (MPO)" and outcome.format == "jpeg" and outcome.decode_scale == 2
+    assert close(corner_colour(opened(outcome), "top_left"), RED, tolerance=10)
+    assert not any("frame" in step for step in outcome.steps)
+
+
+def test_progressive_jpeg_is_decoded_at_reduced_scale_too(tmp_path: Path) -> None:
+    source = encode(quadrants(2800, 1600), "JPEG", progressive=True, quality=90)
+    outcome = fit_image(source, FitRequest(LANDSCAPE, "stretch"), tmp_path)
+    assert outcome.decode_scale == 2
+    for corner, colour in CORNERS.items():
+        assert close(corner_colour(opened(outcome), corner), colour), corner
+
+
 def test_embedded_icc_profile_is_converted_to_srgb(tmp_path: Path) -> None:
     source = encode(Image.new("RGB", (64, 48), RED), "PNG", icc_profile=swapped_icc_profile())
     outcome = fit_image(source, FitRequest(LANDSCAPE, "cover"), tmp_path)

@@ -153,7 +153,7 @@ def _probe(im: Image.Image, name: str) -> Probe:
         orientation=orientation,
         mode=im.mode,
         has_transparency=has_transparency,
-        animated=bool(getattr(im, "is_animated", False)),
+        animated=bool(getattr(im, "is_animated", False)) and fmt != "MPO",  # MPO: primary image + depth/stereo
         icc=icc_bytes,
         profile=inspect_profile(icc_bytes, mode),
     )

@@ -38,8 +38,8 @@ PASS_THROUGH_FORMATS = ("JPEG", "PNG", "WEBP")
 PASS_THROUGH_MODES = ("RGB", "L")
 """Modes every decoder reads the same way; CMYK, 16-bit, palette and alpha images are converted instead."""
 EXTENSIONS: dict[ImageFormat, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
-WEBP_METHOD = 2
-"""libwebp effort 2 of 6: half the encoding time of the default 4 at the same quality setting."""
+WEBP_METHOD = 0
+"""libwebp effort 0 of 6: a third of the default's (4) encoding time for ~5% more bytes at the same quality."""
 
 REFERENCE_SUBDIR = "reference-images"
 
