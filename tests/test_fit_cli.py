@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from sora_mcp.imaging.batch import BatchItem, Progress
 from sora_mcp.imaging.command import register
 from tests.test_fit_corpus import encode, oriented_jpeg, quadrants
 
@@ -92,3 +94,18 @@ def test_default_output_dir_comes_from_the_settings(
     assert run([str(folder / "a.jpg"), "--size", "1280x720"]) == 0
     (path,) = capsys.readouterr().out.splitlines()
     assert Path(path).parent == (isolated_environment / "out" / "reference-images").resolve()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
+    stream = _Terminal()
+    progress = Progress(2, stream, width=10)
+    progress.update(BatchItem(Path("a.jpg"), error="broken"))
+    progress.update(BatchItem(Path("b.jpg")))
+    frames = stream.getvalue().split("\r")[1:]
+    assert frames[0].startswith("[#####-----] 1/2, 1 failed")
+    assert frames[1].startswith("[##########] 2/2, 1 failed") and frames[1].endswith("\n")
