@@ -12,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from sora_mcp.imaging.batch import Progress, expand_paths, run_batch, summary
 from sora_mcp.imaging.errors import ImageInputError
-from sora_mcp.imaging.fit import reference_dir
 from sora_mcp.imaging.request import FIT_MODES, IMAGE_FORMATS, CropBox, FitRequest
 from sora_mcp.settings import Settings, SettingsError
 from sora_mcp.sizes import Size, SizeError
@@ -45,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """0 when every image was fitted, 1 when some failed, 2 when the request itself is wrong."""
+    # Imported here, not at module level: `sora-mcp serve` registers this command and must not load Pillow.
+    from sora_mcp.imaging.batch import Progress, expand_paths, run_batch, summary
+    from sora_mcp.imaging.fit import reference_dir
+
     try:
         request = _request(args)
         out_dir = args.out if args.out is not None else reference_dir(Settings.resolve().output_dir)

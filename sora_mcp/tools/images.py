@@ -8,6 +8,7 @@ render.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ListRoots, Resolve
@@ -22,14 +23,11 @@ from sora_mcp.imaging import (
     FitRequest,
     ImageFormat,
     ImageInputError,
-    fit_image,
-    image_size,
     read_image_input,
-    reference_dir,
 )
 from sora_mcp.imaging.inputs import dirs_from_roots
-from sora_mcp.imaging.preview import preview_jpeg
 from sora_mcp.runtime import Runtime
+from sora_mcp.settings import Settings
 from sora_mcp.sizes import Size, SizeError
 from sora_mcp.tooling import ToolSpec, fail, hints, ok
 
@@ -92,6 +90,18 @@ def client_roots(ctx: Context[Any, Any]) -> ListRoots | None:
     if capabilities is not None and capabilities.roots is not None:
         return ListRoots()
     return None
+
+
+def allowed_input_dirs(settings: Settings, roots: ListRootsResult | None) -> tuple[tuple[Path, ...], str]:
+    """Where input images may come from, and how to name that origin in an error: roots > env > home."""
+    if roots is not None and (root_dirs := dirs_from_roots(str(r.uri) for r in roots.roots)):
+        return root_dirs, "the client's roots"
+    origin = (
+        "your home directory, the default; set SORA_MCP_ALLOWED_DIRS to change it"
+        if settings.sources.get("allowed_dirs", "default") == "default"
+        else "SORA_MCP_ALLOWED_DIRS"
+    )
+    return settings.allowed_dirs, origin
 
 
 def _result(outcome: FitOutcome, model: str | None) -> FitResult:
@@ -207,15 +217,10 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
                 "image can be fitted to the video size."
             )
 
-        if roots is not None and (root_dirs := dirs_from_roots(str(r.uri) for r in roots.roots)):
-            allowed, origin = root_dirs, "the client's roots"
-        else:
-            allowed = settings.allowed_dirs
-            origin = (
-                "your home directory, the default; set SORA_MCP_ALLOWED_DIRS to change it"
-                if settings.sources.get("allowed_dirs", "default") == "default"
-                else "SORA_MCP_ALLOWED_DIRS"
-            )
+        from sora_mcp.imaging.fit import fit_image, image_size, reference_dir  # Pillow loads on first use
+        from sora_mcp.imaging.preview import preview_jpeg
+
+        allowed, origin = allowed_input_dirs(settings, roots)
         try:
             source = read_image_input(image, allowed, allowed_origin=origin)
             if target is None:

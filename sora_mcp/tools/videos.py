@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import anyio.to_thread
-from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink
+from mcp.server.mcpserver import Context, Resolve
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ListRootsResult, ResourceLink
 from pydantic import BaseModel, Field
 
 from sora_mcp.api_errors import ApiError, reference_size_mismatch
@@ -23,6 +23,7 @@ from sora_mcp.jobs.ledger import JobRecord
 from sora_mcp.request_schema import MAX_PROMPT_CHARS, VideoSpec, create_video_schema
 from sora_mcp.runtime import Runtime
 from sora_mcp.tooling import ToolSpec, fail, hints, ok
+from sora_mcp.tools.images import allowed_input_dirs, client_roots
 from sora_mcp.validation import Wish, check, summarize, wire_value
 from sora_mcp.videos.provider import ProviderError
 from sora_mcp.videos.service import CreateOrder, JobFailure, Progress, VideoService
@@ -168,18 +169,20 @@ class VideoTools:
             )
         return model, verdict.request.seconds
 
-    async def _reference(self, image: str, size: str, fit: str) -> tuple[tuple[str, bytes, str], Path] | CallToolResult:
-        from sora_mcp.imaging import FitMode, FitRequest, ImageInputError, fit_image, read_image_input
+    async def _reference(
+        self, image: str, size: str, fit: str, roots: ListRootsResult | None
+    ) -> tuple[tuple[str, bytes, str], Path] | CallToolResult:
+        from sora_mcp.imaging import FitMode, FitRequest, ImageInputError, fit_image, read_image_input, reference_dir
         from sora_mcp.sizes import Size
 
         settings = self.runtime.settings
+        allowed, origin = allowed_input_dirs(settings, roots)
         try:
-            source = read_image_input(image, settings.allowed_dirs)
+            source = read_image_input(image, allowed, allowed_origin=origin)
             mode: FitMode = "cover" if fit == "none" else cast(FitMode, fit)
+            request = FitRequest(target=Size.parse(size), mode=mode)
             outcome = await anyio.to_thread.run_sync(
-                lambda: fit_image(
-                    source, FitRequest(target=Size.parse(size), mode=mode), settings.output_dir / "references"
-                )
+                lambda: fit_image(source, request, reference_dir(settings.output_dir))
             )
         except ImageInputError as exc:
             return fail(
@@ -204,6 +207,7 @@ class VideoTools:
         reference_image: str | None = None,
         fit: str = "cover",
         wait_seconds: float = 30,
+        roots: ListRootsResult | None = None,
     ) -> CallToolResult:
         if not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
             error = ApiError(
@@ -226,7 +230,7 @@ class VideoTools:
         reference: tuple[str, bytes, str] | None = None
         reference_path: Path | None = None
         if reference_image:
-            fitted = await self._reference(reference_image, video.size.strip(), fit)
+            fitted = await self._reference(reference_image, video.size.strip(), fit, roots)
             if isinstance(fitted, CallToolResult):
                 return fitted
             reference, reference_path = fitted
@@ -438,8 +442,9 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
         reference_image: str | None = None,
         fit: str = "cover",
         wait_seconds: float = 30,
+        roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
     ) -> Annotated[CallToolResult, VideoJob]:
-        return await tools.create_video(prompt, video, ctx, reference_image, fit, wait_seconds)
+        return await tools.create_video(prompt, video, ctx, reference_image, fit, wait_seconds, roots)
 
     async def get_video_status(
         video_id: Annotated[str, _VIDEO_ID],
