@@ -33,7 +33,7 @@ def _params(*extra: str) -> StdioServerParameters:
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_the_wrong_values_table_over_stdio(mode: str) -> None:
     async with Client(_params(), mode=mode) as client:
-        assert client.server_info is None or client.server_info.name == "sora-mcp"
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"list_models", "validate_params"} <= names
         for model, wanted, fixes in WRONG_VALUES:

@@ -121,3 +121,26 @@ async def test_a_reference_image_is_fitted_or_refused(tmp_path: Path, provider_s
         )
         assert outside.is_error and "reference_image" in text_of(outside)
     assert len(provider_sandbox.state.jobs) == 1
+
+
+async def test_expired_assets_are_reported_as_such(tmp_path: Path) -> None:
+    from sora_mcp.catalog import load_builtin
+    from sora_mcp.sandbox import SandboxConfig
+    from tests.videos_support import CANARY_KEY
+
+    config = SandboxConfig(catalog=load_builtin("apiyi"), api_key=CANARY_KEY, time_scale=0.05, asset_ttl_seconds=0.3)
+    with SandboxServer(config) as sandbox:
+        server = build_server(provider_settings(tmp_path, sandbox))
+        async with Client(server) as client:
+            job = structured(
+                await client.call_tool("create_video", {"prompt": "gone", "video": SORA2_4S, "wait_seconds": 0})
+            )
+            import anyio
+
+            await anyio.sleep(2.0)  # the job completes and its download links expire meanwhile
+            result = await client.call_tool("get_video_status", {"video_id": job["video_id"], "wait_seconds": 5})
+    view = structured(result)
+    assert view["status"] == "expired", text_of(result)
+    assert view["assets_expired"] is True
+    assert "files" not in view or not view["files"].get("video")
+    assert "expired" in text_of(result)
