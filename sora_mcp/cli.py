@@ -71,7 +71,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sora_mcp.demo import run_demo
+    from sora_mcp.cli_demo import run_demo
 
     return run_demo(settings_flags={o.name: getattr(args, f"opt_{o.name}", None) for o in OPTIONS})
 

@@ -77,8 +77,9 @@ async def _walk(params: StdioServerParameters, output_dir: Path) -> int:
         print(f"Connected to {info.name if info else 'the server'} over stdio (protocol {client.protocol_version}).")
 
         print("\n1. list_models")
-        models = _data(await client.call_tool("list_models", {}))
-        print(_text(await client.call_tool("list_models", {})))
+        listed = await client.call_tool("list_models", {})
+        models = _data(listed)
+        print(_text(listed))
 
         print("\n2. validate_params: 10 seconds on sora-2, 1080p landscape (the API would reject this)")
         verdict = _data(
