@@ -32,9 +32,13 @@ def _settings_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def _flags(args: argparse.Namespace) -> dict[str, str | None]:
+    """The settings given as flags (None where a flag was not given)."""
+    return {option.name: getattr(args, f"opt_{option.name}", None) for option in OPTIONS}
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
-    flags = {option.name: getattr(args, f"opt_{option.name}", None) for option in OPTIONS}
-    return Settings.resolve(flags=flags)
+    return Settings.resolve(flags=_flags(args))
 
 
 def _configure_logging(level: str) -> None:
@@ -73,7 +77,7 @@ def _config(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sora_mcp.cli_demo import run_demo
 
-    return run_demo(settings_flags={o.name: getattr(args, f"opt_{o.name}", None) for o in OPTIONS})
+    return run_demo(settings_flags=_flags(args))
 
 
 def _register_optional(subparsers: Any, module: str) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 import anyio
 
 from sora_mcp.api_errors import ApiError, parse_error_body
+from sora_mcp.jobs.polling import poll_after_ms
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -72,10 +73,10 @@ class JobSnapshot:
     error_code: str | None
     error_message: str | None
     remixed_from_video_id: str | None
-    poll_after_ms: int | None = None
+    poll_after_ms: float | None = None
 
     @classmethod
-    def from_video(cls, video: Video, poll_after_ms: int | None = None) -> JobSnapshot:
+    def from_video(cls, video: Video, poll_after_ms: float | None = None) -> JobSnapshot:
         error = video.error
         try:
             seconds = int(str(video.seconds))
@@ -128,14 +129,6 @@ def _retry_after(headers: Any) -> float | None:
     value = headers.get("retry-after") if headers is not None else None
     try:
         return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _poll_after_ms(headers: Any) -> int | None:
-    value = headers.get("openai-poll-after-ms") if headers is not None else None
-    try:
-        return int(value) if value is not None else None
     except ValueError:
         return None
 
@@ -262,7 +255,7 @@ class VideoProvider:
     async def retrieve(self, video_id: str) -> JobSnapshot:
         async def call() -> JobSnapshot:
             raw = await self._client.videos.with_raw_response.retrieve(video_id)  # pyright: ignore[reportDeprecated]
-            return JobSnapshot.from_video(raw.parse(), _poll_after_ms(raw.headers))
+            return JobSnapshot.from_video(raw.parse(), poll_after_ms(raw.headers))
 
         return await self._idempotent(call)
 

@@ -77,7 +77,7 @@ class VideoService:
         self._ledger: Ledger | None = None
         self.policy = policy or PollPolicy()
         self.gate: RetrieveGate[JobSnapshot] = RetrieveGate(1.0)
-        self._poll_hints: dict[str, int] = {}
+        self._poll_hints: dict[str, float] = {}
         self._resumed = False
 
     @property
