@@ -2,6 +2,9 @@
 
 Agents write `1280x720`, `1280×720`, `720p landscape` or `portrait`; the API takes only `WIDTHxHEIGHT`
 from a closed list. Everything that needs a size goes through this module so the two never drift.
+
+Nothing here raises anything but `SizeError` for what an agent types: zero or absurd dimensions, lone
+surrogates and megabyte strings are refused with a message that quotes the input safely (`printable`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from typing import Literal
 Orientation = Literal["landscape", "portrait", "square"]
 
 _EXACT = re.compile(r"^\s*(\d{1,5})\s*[x×X*]\s*(\d{1,5})\s*$")
-_TIER = re.compile(r"(\d{3,4})\s*p\b")
+_TIER = re.compile(r"(?<!\d)(\d{3,4})\s*p\b")
+SIZE_TEXT_LIMIT = 200
+"""Longer size text is refused unread (the longest real spelling, '1080p landscape widescreen', is far shorter)."""
+QUOTE_LIMIT = 80
+"""At most this many characters of an agent's input are quoted back in a message."""
 _RATIO = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{1,2})\s*$")
 _ORIENTATION_WORDS: dict[str, Orientation] = {
     "landscape": "landscape",
@@ -31,6 +38,14 @@ _ORIENTATION_WORDS: dict[str, Orientation] = {
 
 class SizeError(ValueError):
     """A size string that cannot be understood at all."""
+
+
+def printable(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` safe to quote back: lone surrogates become U+FFFD (JSON encoders refuse them), long text is cut."""
+    clean = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if len(clean) > limit:
+        return f"{clean[:limit]}… ({len(clean)} characters)"
+    return clean
 
 
 @dataclass(frozen=True, order=True)
@@ -58,12 +73,14 @@ class Size:
     @classmethod
     def parse(cls, text: str) -> Size:
         """Parse an exact size (`1280x720`, `1280×720`, `1280 X 720`); raise `SizeError` otherwise."""
+        if not isinstance(text, str):
+            raise SizeError(f"a size must be text such as '1280x720', not {type(text).__name__}")
         match = _EXACT.match(text)
         if match is None:
-            raise SizeError(f"'{text}' is not a size of the form WIDTHxHEIGHT, e.g. '1280x720'")
+            raise SizeError(f"'{printable(text)}' is not a size of the form WIDTHxHEIGHT, e.g. '1280x720'")
         width, height = int(match.group(1)), int(match.group(2))
         if width <= 0 or height <= 0:
-            raise SizeError(f"'{text}' has a zero dimension; width and height must be positive")
+            raise SizeError(f"'{printable(text)}' has a zero dimension; width and height must be positive")
         return cls(width, height)
 
 
@@ -78,6 +95,10 @@ class SizeWish:
 
 def parse_size_wish(text: str) -> SizeWish:
     """Understand `1280x720`, `720p`, `720p landscape`, `1080p portrait`, `portrait`, `16:9` or `9:16`."""
+    if not isinstance(text, str):
+        raise SizeError(f"a size must be text such as '1280x720' or '720p landscape', not {type(text).__name__}")
+    if len(text) > SIZE_TEXT_LIMIT:
+        raise SizeError(f"'{printable(text)}' is too long for a size (at most {SIZE_TEXT_LIMIT} characters)")
     try:
         return SizeWish(exact=Size.parse(text))
     except SizeError:
@@ -87,11 +108,13 @@ def parse_size_wish(text: str) -> SizeWish:
     if ratio is not None:
         a, b = int(ratio.group(1)), int(ratio.group(2))
         if a == 0 or b == 0:
-            raise SizeError(f"'{text}' is not a usable aspect ratio")
+            raise SizeError(f"'{printable(text)}' is not a usable aspect ratio")
         orientation: Orientation = "landscape" if a > b else "portrait" if a < b else "square"
         return SizeWish(orientation=orientation)
     tier_match = _TIER.search(lowered)
     tier = int(tier_match.group(1)) if tier_match else None
+    if tier == 0:
+        raise SizeError(f"'{printable(text)}' has a zero resolution; use a tier such as '480p', '720p' or '1080p'")
     found: Orientation | None = None
     for word, value in _ORIENTATION_WORDS.items():
         if re.search(rf"\b{word}\b", lowered):
@@ -99,14 +122,16 @@ def parse_size_wish(text: str) -> SizeWish:
             break
     if tier is None and found is None:
         raise SizeError(
-            f"'{text}' is not a size; use WIDTHxHEIGHT (e.g. '1280x720'), a tier with an orientation "
+            f"'{printable(text)}' is not a size; use WIDTHxHEIGHT (e.g. '1280x720'), a tier with an orientation "
             "(e.g. '720p landscape'), or an orientation ('portrait')"
         )
     return SizeWish(tier=tier, orientation=found)
 
 
 def _distance(target: Size, candidate: Size) -> float:
-    """Orientation first, then aspect ratio, then pixel count (all on log scales)."""
+    """Orientation first, then aspect ratio, then pixel count (all on log scales); a degenerate size is farthest."""
+    if min(target.width, target.height, candidate.width, candidate.height) <= 0:
+        return math.inf
     orientation_penalty = 0.0 if target.orientation == candidate.orientation else 10.0
     aspect = abs(math.log((candidate.width / candidate.height) / (target.width / target.height)))
     area = abs(math.log(candidate.area / target.area))

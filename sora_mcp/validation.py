@@ -3,6 +3,15 @@
 This never raises on bad input: an agent asking "can I have 10 s of 1080p on sora-2?" gets the API's own
 error for each problem, the corrected request, the legal neighbours of its duration, other models that do
 exactly what it asked, and the price. `create_video` uses the same check, so what validates is what runs.
+
+Placeholders mean "not given". Under a strict schema conversion (the OpenAI Agents SDK's, for one) every
+optional argument becomes required, so a model fills what it does not know with `""` (text) or `0`
+(numbers). `check` reads `""`/whitespace for model, size, seconds and duration, `0` for seconds, duration,
+reference_width and reference_height exactly as if the argument were absent: no model means the catalog
+chooses, no duration or size means the model's default, 0x0 means no reference image. A 0-second video
+never exists, so nothing is lost. Any other number is read, within limits: durations up to
+`SECONDS_LIMIT` s (a longer wish gets the longest legal duration and a warning naming the limit, whether
+it is 3601 or a 500-digit number) and reference dimensions from 1 to `REFERENCE_LIMIT` pixels.
 """
 
 from __future__ import annotations
@@ -10,14 +19,25 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from sora_mcp.api_errors import ApiError, invalid_value, reference_size_mismatch
 from sora_mcp.catalog import Catalog, ModelSpec
-from sora_mcp.sizes import Size, SizeError, SizeWish, nearest_size, parse_size_wish
+from sora_mcp.sizes import Size, SizeError, SizeWish, nearest_size, parse_size_wish, printable
 
-_SECONDS_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:s|sec|secs|second|seconds)?\s*$", re.IGNORECASE)
+# One `\s*` per gap: two adjacent ones (as in `\s*(?:s)?\s*$`) backtrack quadratically on a long run of spaces.
+_SECONDS_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:(?:s|sec|secs|second|seconds)\s*)?$", re.IGNORECASE)
+_SECONDS_TEXT_LIMIT = 64
+"""Longer duration text is not read at all (no spelling of a duration needs more)."""
+SECONDS_LIMIT = 3600
+"""The longest duration read as a number; anything longer is 'longer than any legal duration'."""
+REFERENCE_LIMIT = 65535
+"""The largest reference image side accepted as a number of pixels (JPEG's own limit)."""
+_BIG_INT_DIGITS = 30
+"""Integers with more digits are quoted back shortened (and are never converted to float or str whole)."""
 
 
 class LegalRequest(BaseModel):
@@ -66,29 +86,93 @@ class Verdict(BaseModel):
 
 
 class Wish(BaseModel):
-    """Loose input: anything an agent might say about the video it wants."""
+    """Loose input: anything an agent might say about the video it wants ("" and 0 mean "not given")."""
 
     model: str | None = None
     seconds: int | float | str | None = None
+    duration: int | float | str | None = Field(default=None, description="same as seconds, used when it is absent")
     size: str | None = None
     reference_width: int | None = None
     reference_height: int | None = None
 
 
-def _parse_seconds(raw: int | float | str) -> float | None:
+def is_placeholder(value: object) -> bool:
+    """`None`, `""` (or only spaces) and the number 0: what a strict-schema client sends for "not given"."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) and value == 0
+
+
+def given(value: object) -> bool:
+    return not is_placeholder(value)
+
+
+@dataclass(frozen=True)
+class _Seconds:
+    """A duration as read: a positive number of seconds, or why there is none."""
+
+    value: float | None = None
+    too_long: bool = False  # beyond SECONDS_LIMIT: value is None, the longest legal duration applies
+
+
+def _parse_seconds(raw: int | float | str) -> _Seconds:
+    """Read a duration without ever overflowing: a 500-digit integer is 'too long', never converted to float."""
     if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        return float(raw) if math.isfinite(raw) else None
+        return _Seconds()
+    if isinstance(raw, int):
+        if raw <= 0:
+            return _Seconds()
+        return _Seconds(too_long=True) if raw > SECONDS_LIMIT else _Seconds(float(raw))
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or raw <= 0:
+            return _Seconds(too_long=raw == math.inf)
+        return _Seconds(too_long=True) if raw > SECONDS_LIMIT else _Seconds(raw)
+    if not isinstance(raw, str) or len(raw) > _SECONDS_TEXT_LIMIT:
+        return _Seconds()
     match = _SECONDS_TEXT.match(raw)
-    return float(match.group(1)) if match else None
+    if match is None:
+        return _Seconds()
+    digits = match.group(1).split(".")[0].lstrip("0")
+    if len(digits) > len(str(SECONDS_LIMIT)):  # never hand a huge digit string to float() or int()
+        return _Seconds(too_long=True)
+    value = float(match.group(1))
+    if value <= 0:
+        return _Seconds()
+    return _Seconds(too_long=True) if value > SECONDS_LIMIT else _Seconds(value)
+
+
+def _digits(number: int) -> int:
+    """How many decimal digits `abs(number)` has, without `str()` (which refuses more than 4300 digits)."""
+    number = abs(number)
+    if number < 10:
+        return 1
+    count = int(math.log10(number)) + 1
+    if 10 ** (count - 1) > number:
+        count -= 1
+    elif 10**count <= number:
+        count += 1
+    return count
 
 
 def _show(raw: int | float | str) -> str:
-    """How the API would quote the value back: `10`, not `10.0`."""
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return str(raw).strip()
+    """How the API would quote the value back: `10`, not `10.0`; huge numbers and long text shortened."""
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    if isinstance(raw, int):
+        count = _digits(raw)
+        if count <= _BIG_INT_DIGITS:
+            return str(raw)
+        lead = abs(raw) // 10 ** (count - 12)
+        return f"{'-' if raw < 0 else ''}{lead}… ({count} digits)"
+    if isinstance(raw, float):
+        if raw.is_integer() and abs(raw) < 10**_BIG_INT_DIGITS:
+            return str(int(raw))
+        return repr(raw)
+    return printable(str(raw).strip())
 
 
 def nearest_seconds(wanted: float, legal: tuple[int, ...]) -> int:
@@ -120,6 +204,8 @@ def _pick_model(catalog: Catalog, seconds: float | None, size: Size | None) -> M
 
 
 def _closest_name(catalog: Catalog, name: str) -> ModelSpec | None:
+    if len(name) > 200:  # no model name is that long; do not let difflib chew on it
+        return None
     match = difflib.get_close_matches(name.strip().lower(), [n.lower() for n in catalog.model_names], n=1, cutoff=0.6)
     return catalog.find(match[0]) if match else None
 
@@ -137,43 +223,54 @@ def wire_value(model: ModelSpec, seconds: int) -> str | int:
     return str(seconds) if model.seconds_wire == "string" else seconds
 
 
-def check(catalog: Catalog, wish: Wish) -> Verdict:
-    """Validate `wish` against `catalog` and propose the nearest legal request. Never raises for bad input."""
+def _first_given(*values: int | float | str | None, absent: Callable[[object], bool]) -> int | float | str | None:
+    return next((v for v in values if not absent(v)), None)
+
+
+def check(catalog: Catalog, wish: Wish, *, placeholders: bool = True) -> Verdict:
+    """Validate `wish` against `catalog` and propose the nearest legal request. Never raises for bad input.
+
+    With `placeholders` (the default) `""` and `0` mean "not given" (see the module docstring); without,
+    only a missing value does, and `""` or `0` are checked as values (as `create_video` needs).
+    """
     errors: list[ApiError] = []
     adjustments: list[str] = []
     warnings: list[str] = []
+    absent: Callable[[object], bool] = is_placeholder if placeholders else (lambda value: value is None)
 
-    wanted_seconds: float | None = None
-    if wish.seconds is not None:
-        wanted_seconds = _parse_seconds(wish.seconds)
-        if wanted_seconds is None or wanted_seconds <= 0:
-            wanted_seconds = None
-            unreadable_seconds = True
-        else:
-            unreadable_seconds = False
-    else:
-        unreadable_seconds = False
+    model_name = None if absent(wish.model) else wish.model
+    raw_seconds = _first_given(wish.seconds, wish.duration, absent=absent)
+    size_text = None if absent(wish.size) else wish.size
+    reference_width = None if absent(wish.reference_width) else wish.reference_width
+    reference_height = None if absent(wish.reference_height) else wish.reference_height
+    both = (wish.seconds, wish.duration)
+    if both[0] is not None and both[1] is not None and not any(absent(v) for v in both) and both[0] != both[1]:
+        warnings.append(f"seconds ({_show(both[0])}) and duration ({_show(both[1])}) disagree; seconds was used")
+
+    read = _parse_seconds(raw_seconds) if raw_seconds is not None else None
+    wanted_seconds = read.value if read is not None else None
 
     size_wish: SizeWish | None = None
     size_error: str | None = None
-    if wish.size is not None:
+    if size_text is not None:
         try:
-            size_wish = parse_size_wish(wish.size)
+            size_wish = parse_size_wish(size_text)
         except SizeError as exc:
             size_error = str(exc)
 
     # 1. The model.
     model: ModelSpec
-    if wish.model is None or not wish.model.strip():
+    if model_name is None or not model_name.strip():
         model = _pick_model(catalog, wanted_seconds, size_wish.exact if size_wish else None)
         adjustments.append(f"model: none given; chose '{model.id}'")
     else:
-        found = catalog.find(wish.model)
+        found = catalog.find(model_name)
         if found is None:
-            errors.append(invalid_value("model", wish.model, catalog.model_ids))
-            guess = _closest_name(catalog, wish.model)
+            shown = printable(model_name)
+            errors.append(invalid_value("model", shown, catalog.model_ids))
+            guess = _closest_name(catalog, model_name)
             model = guess or _pick_model(catalog, wanted_seconds, size_wish.exact if size_wish else None)
-            adjustments.append(f"model: '{wish.model}' is not offered; chose '{model.id}'")
+            adjustments.append(f"model: '{shown}' is not offered; chose '{model.id}'")
         else:
             model = found
     if model.status == "retired":
@@ -196,29 +293,38 @@ def check(catalog: Catalog, wish: Wish) -> Verdict:
     # 2. The duration.
     legal_seconds = model.seconds
     seconds_neighbours: SecondsNeighbours | None = None
-    if wish.seconds is None:
+    if raw_seconds is None or read is None:
         seconds = model.default_seconds
         adjustments.append(f"seconds: none given; used the default {seconds}")
-    elif unreadable_seconds or wanted_seconds is None:
-        errors.append(invalid_value("seconds", _show(wish.seconds), model.wire_seconds))
+    elif read.too_long:
+        errors.append(invalid_value("seconds", _show(raw_seconds), model.wire_seconds))
+        seconds = max(legal_seconds)
+        seconds_neighbours = SecondsNeighbours(below=seconds)
+        adjustments.append(f"seconds: {_show(raw_seconds)} is more than {SECONDS_LIMIT} s; nearest legal is {seconds}")
+        warnings.append(
+            f"seconds: durations are read up to {SECONDS_LIMIT} s and {_show(raw_seconds)} is longer, so the "
+            f"longest legal duration of '{model.id}' ({seconds} s) was used"
+        )
+    elif wanted_seconds is None:
+        errors.append(invalid_value("seconds", _show(raw_seconds), model.wire_seconds))
         seconds = model.default_seconds
-        adjustments.append(f"seconds: '{_show(wish.seconds)}' is not a number of seconds; used the default {seconds}")
+        adjustments.append(f"seconds: '{_show(raw_seconds)}' is not a number of seconds; used the default {seconds}")
     elif wanted_seconds in legal_seconds:
         seconds = int(wanted_seconds)
     else:
-        errors.append(invalid_value("seconds", _show(wish.seconds), model.wire_seconds))
+        errors.append(invalid_value("seconds", _show(raw_seconds), model.wire_seconds))
         seconds = nearest_seconds(wanted_seconds, legal_seconds)
         seconds_neighbours = neighbours(wanted_seconds, legal_seconds)
-        adjustments.append(f"seconds: {_show(wish.seconds)} is not offered by '{model.id}'; nearest legal is {seconds}")
+        adjustments.append(f"seconds: {_show(raw_seconds)} is not offered by '{model.id}'; nearest legal is {seconds}")
 
     # 3. The size.
     legal_sizes = model.frame_sizes
     default_size = Size.parse(model.default_size)
-    if wish.size is None:
+    if size_text is None:
         size = default_size
         adjustments.append(f"size: none given; used the default {size}")
     elif size_wish is None:
-        errors.append(invalid_value("size", wish.size.strip(), model.sizes))
+        errors.append(invalid_value("size", printable(size_text.strip()), model.sizes))
         size = default_size
         adjustments.append(f"size: {size_error}; used the default {size}")
     elif size_wish.exact is not None and str(size_wish.exact) in model.sizes:
@@ -229,7 +335,7 @@ def check(catalog: Catalog, wish: Wish) -> Verdict:
             errors.append(invalid_value("size", str(size_wish.exact), model.sizes))
             adjustments.append(f"size: {size_wish.exact} is not offered by '{model.id}'; nearest legal is {size}")
         else:
-            adjustments.append(f"size: '{wish.size.strip()}' means {size} on '{model.id}'")
+            adjustments.append(f"size: '{printable(size_text.strip())}' means {size} on '{model.id}'")
 
     # 4. Other models that grant the wish exactly.
     alternatives: list[Alternative] = []
@@ -269,21 +375,38 @@ def check(catalog: Catalog, wish: Wish) -> Verdict:
 
     # 5. The reference image.
     reference: ReferenceCheck | None = None
-    if wish.reference_width is not None and wish.reference_height is not None:
-        matches = (wish.reference_width, wish.reference_height) == (size.width, size.height)
-        fix = None
-        if not matches:
-            errors.append(reference_size_mismatch())
-            fix = (
-                f"call fit_reference_image with size '{size}' (mode 'cover' crops to fill, 'pad' keeps the whole "
-                "picture with bars); create_video also fits it for you unless fit is 'none'"
+    if reference_width is not None and reference_height is not None:
+        out_of_range = [
+            (name, value)
+            for name, value in (("reference_width", reference_width), ("reference_height", reference_height))
+            if not 1 <= value <= REFERENCE_LIMIT
+        ]
+        for name, value in out_of_range:
+            errors.append(
+                ApiError(
+                    message=(
+                        f"Invalid value for '{name}': {_show(value)}. A reference image side is 1 to "
+                        f"{REFERENCE_LIMIT} pixels; 0 means no reference image."
+                    ),
+                    param=name,
+                    code="invalid_value",
+                )
             )
-        reference = ReferenceCheck(width=wish.reference_width, height=wish.reference_height, matches=matches, fix=fix)
-    elif (wish.reference_width is None) != (wish.reference_height is None):
+        if not out_of_range:
+            matches = (reference_width, reference_height) == (size.width, size.height)
+            fix = None
+            if not matches:
+                errors.append(reference_size_mismatch())
+                fix = (
+                    f"call fit_reference_image with size '{size}' (mode 'cover' crops to fill, 'pad' keeps the "
+                    "whole picture with bars); create_video also fits it for you unless fit is 'none'"
+                )
+            reference = ReferenceCheck(width=reference_width, height=reference_height, matches=matches, fix=fix)
+    elif (reference_width is None) != (reference_height is None):
         warnings.append("reference image: give both reference_width and reference_height to check it")
 
     request = LegalRequest(
-        model=_canonical_name(model, wish.model),
+        model=_canonical_name(model, model_name),
         seconds=seconds,
         size=str(size),
         wire_seconds=wire_value(model, seconds),

@@ -3,10 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sora_mcp.catalog import active_catalog, load_builtin
+from sora_mcp.sizes import Size, SizeError, nearest_size, parse_size_wish
 from sora_mcp.validation import Wish, check, nearest_seconds, summarize
 from tests.wrong_values import WRONG_VALUES, check_row
 
@@ -37,7 +38,7 @@ def test_seconds_in_any_spelling(seconds: int | str | float) -> None:
     assert check(APIYI, Wish(model="sora-2", seconds=8)).request.wire_seconds == 8  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("seconds", ["ten", "", "-4", 0, 7.5])
+@pytest.mark.parametrize("seconds", ["ten", "0", "-4", -4, 7.5, 0.5, float("nan"), float("-inf"), "1e3", True])
 def test_unreadable_or_impossible_seconds(seconds: int | str | float) -> None:
     verdict = check(OPENAI, Wish(model="sora-2", seconds=seconds))
     assert not verdict.valid
@@ -152,3 +153,208 @@ def test_nearest_seconds_breaks_ties_upward() -> None:
     assert nearest_seconds(6, (4, 8, 12)) == 8
     assert nearest_seconds(10, (4, 8, 12)) == 12
     assert nearest_seconds(20, (10, 15, 25)) == 25
+
+
+# Hostile inputs: every value of the right JSON type gets a verdict, never an exception.
+
+HUGE = int("9" * 500)
+
+
+@pytest.mark.parametrize("size", ["000p", "0000p landscape", "000p portrait", "0p", "0x720", "0:0", "12345p"])
+def test_zero_or_absurd_tiers_are_size_errors(size: str) -> None:
+    verdict = check(OPENAI, Wish(model="sora-2", seconds=4, size=size))
+    assert not verdict.valid
+    assert verdict.errors[0].param == "size"
+    assert verdict.request is not None and verdict.request.size == "720x1280"  # the default
+
+
+@pytest.mark.parametrize(
+    "wish",
+    [
+        Wish(model="sora-2", seconds=HUGE),
+        Wish(model="sora-2", seconds=str(HUGE)),
+        Wish(model="sora-2", duration=HUGE),
+        Wish(model="sora-2", seconds=-HUGE),
+        Wish(model="sora-2", seconds=10**5000),  # str() of it would raise: more than 4300 digits
+        Wish(model="sora-2", seconds=1e308),
+        Wish(model="sora-2", seconds=float("inf")),
+        Wish(model="sora-2", seconds=3601),
+        Wish(model="sora-2", seconds="3601 s"),
+    ],
+)
+def test_huge_durations_are_refused_with_the_limit(wish: Wish) -> None:
+    verdict = check(OPENAI, wish)
+    assert not verdict.valid
+    assert verdict.errors[0].param == "seconds"
+    assert len(verdict.errors[0].message) < 200  # a 500-digit number is quoted shortened
+    assert verdict.request is not None and verdict.request.seconds in (4, 12)
+    if verdict.request.seconds == 12:  # longer than any legal duration: the longest, and the limit is named
+        assert any("3600 s" in w for w in verdict.warnings)
+        assert "3600 s" in summarize(verdict)
+
+
+def test_a_huge_number_is_quoted_by_its_digits() -> None:
+    message = check(OPENAI, Wish(model="sora-2", seconds=HUGE)).errors[0].message
+    assert message.startswith("Invalid value: '999999999999… (500 digits)'.")
+
+
+@pytest.mark.parametrize("field", ["model", "seconds", "duration", "size"])
+@pytest.mark.parametrize(
+    "text", ["\ud800", "a\udfffb", "x" * 1_000_000, " " * 200_000 + "x", "1" + " " * 200_000 + "x"]
+)
+def test_surrogates_and_huge_text_are_answered_and_serialisable(field: str, text: str) -> None:
+    verdict = check(OPENAI, Wish.model_validate({field: text}))
+    assert not verdict.valid
+    dumped = verdict.model_dump_json()  # pydantic refuses lone surrogates when encoding JSON
+    assert "\\ud800" not in dumped and len(dumped) < 10_000
+    assert len(summarize(verdict)) < 2_000
+
+
+@pytest.mark.parametrize(("width", "height"), [(-1, 720), (1280, -720), (HUGE, 720), (70_000, 70_000)])
+def test_impossible_reference_dimensions_are_named(width: int, height: int) -> None:
+    verdict = check(
+        OPENAI, Wish(model="sora-2", seconds=4, size="1280x720", reference_width=width, reference_height=height)
+    )
+    assert not verdict.valid
+    assert {e.param for e in verdict.errors} <= {"reference_width", "reference_height"}
+    assert "65535" in verdict.errors[0].message
+    assert verdict.reference_image is None
+    verdict.model_dump_json()
+
+
+_TEXT = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec=None), max_size=40),  # surrogates included
+    st.text(alphabet="0123456789xXp:. landscapeportrait×s", max_size=24),
+    st.sampled_from(
+        ["", " ", "000p", "0000p landscape", "720p", "1280x720", "9:16", "１２８０x７２０", "10s", "\ud800"]
+    ),
+)
+_NUMBER = st.one_of(
+    st.none(),
+    st.integers(),
+    st.integers(min_value=-(10**600), max_value=10**600),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _TEXT,
+)
+_PIXELS = st.one_of(st.none(), st.integers(-3, 70_000), st.integers(), st.just(10**5000))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    profile=st.sampled_from(["openai", "apiyi", "azure"]),
+    model=st.one_of(st.none(), _TEXT, st.sampled_from(["sora-2", "sora-2-pro", "SORA-2-2025-12-08"])),
+    seconds=_NUMBER,
+    duration=_NUMBER,
+    size=st.one_of(st.none(), _TEXT),
+    width=_PIXELS,
+    height=_PIXELS,
+    placeholders=st.booleans(),
+)
+def test_any_wish_gets_a_verdict(
+    profile: str,
+    model: str | None,
+    seconds: int | float | str | None,
+    duration: int | float | str | None,
+    size: str | None,
+    width: int | None,
+    height: int | None,
+    placeholders: bool,
+) -> None:
+    wish = Wish(
+        model=model, seconds=seconds, duration=duration, size=size, reference_width=width, reference_height=height
+    )
+    verdict = check(load_builtin(profile), wish, placeholders=placeholders)
+    assert verdict.request is not None
+    assert verdict.valid == (not verdict.errors)
+    spec = load_builtin(profile).find(verdict.request.model)
+    assert spec is not None and spec.allows(verdict.request.seconds, verdict.request.size)  # always a legal request
+    assert len(verdict.model_dump_json()) < 20_000
+    assert len(summarize(verdict)) < 5_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXT)
+def test_size_parsing_only_raises_size_errors(text: str) -> None:
+    for parse in (Size.parse, parse_size_wish):
+        try:
+            parsed = parse(text)
+        except SizeError as exc:
+            assert len(str(exc)) < 400
+            str(exc).encode("utf-8")  # no lone surrogate quoted back
+        else:
+            assert parsed is not None
+    try:
+        wish = parse_size_wish(text)
+    except SizeError:
+        return
+    chosen = nearest_size(wish, OPENAI.models[0].frame_sizes, Size(1280, 720))
+    assert str(chosen) in OPENAI.models[0].sizes
+
+
+# Strict-mode placeholders: "" and 0 mean "not given".
+
+PLACEHOLDERS: dict[str, str | int] = {
+    "model": "",
+    "seconds": "",
+    "duration": "",
+    "size": "",
+    "reference_width": 0,
+    "reference_height": 0,
+}
+
+_REAL_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "model": st.sampled_from(["sora-2", "sora-2-pro", "sora-2-pr", "SORA-2-2025-12-08"]),
+    "seconds": st.sampled_from([4, 8, "12", "10s", 15, 7.5, "ten", -4]),
+    "duration": st.sampled_from([4, 8, "12", 25, 30]),
+    "size": st.sampled_from(["1280x720", "720p portrait", "1920x1080", "portrait", "big"]),
+    "reference_width": st.sampled_from([1280, 720, 4032, -1]),
+    "reference_height": st.sampled_from([720, 1280, 3024]),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    profile=st.sampled_from(["openai", "apiyi"]),
+    given_values=st.fixed_dictionaries({}, optional=_REAL_VALUES),
+    zero_seconds=st.booleans(),
+)
+def test_placeholders_give_the_same_verdict_as_omitting(
+    profile: str, given_values: dict[str, object], zero_seconds: bool
+) -> None:
+    catalog = load_builtin(profile)
+    filled = {**PLACEHOLDERS, **given_values}
+    if zero_seconds:  # a number-typed client sends 0 where a text-typed one sends ""
+        filled.update({k: 0 for k in ("seconds", "duration") if k not in given_values})
+    omitted = check(catalog, Wish.model_validate(given_values))
+    assert check(catalog, Wish.model_validate(filled)) == omitted
+
+
+def test_all_placeholders_are_a_legal_default_request() -> None:
+    verdict = check(APIYI, Wish.model_validate(PLACEHOLDERS))
+    assert verdict.valid, verdict.errors
+    assert verdict.reference_image is None and verdict.warnings == []
+    assert verdict.request is not None
+    assert (verdict.request.model, verdict.request.seconds, verdict.request.size) == ("sora-2", 4, "1280x720")
+    legal = check(APIYI, Wish(model="sora-2-pro", seconds=15, size="1280x720", reference_width=0, reference_height=0))
+    assert legal.valid, legal.errors  # the bug: 0x0 reference dimensions made every legal request invalid
+
+
+def test_duration_stands_in_for_a_placeholder_seconds() -> None:
+    verdict = check(APIYI, Wish(seconds="", duration=15))
+    assert verdict.valid and verdict.request is not None and verdict.request.seconds == 15
+    both = check(APIYI, Wish(model="sora-2", seconds=8, duration=12))
+    assert both.request is not None and both.request.seconds == 8
+    assert any("disagree" in w for w in both.warnings)
+
+
+def test_without_placeholders_empty_and_zero_are_values() -> None:
+    verdict = check(
+        OPENAI,
+        Wish(model="sora-2", seconds="", size="", reference_width=0, reference_height=0),
+        placeholders=False,
+    )
+    assert {e.param for e in verdict.errors} == {"seconds", "size", "reference_width", "reference_height"}
+    assert check(OPENAI, Wish(model="sora-2", seconds=0, size="1280x720"), placeholders=False).errors[0].param == (
+        "seconds"
+    )
