@@ -36,7 +36,7 @@ e.g. hang up without an answer).
   `hits` counts how often the fault acted.
 - Timing: `delay` seconds before forwarding (or before answering when not forwarding).
 - Reaching the provider: `forward=False` answers without the upstream ever seeing the request (then `status`
-  defaults to 503 and the body to an OpenAI-style server error).
+  defaults to 503 and the body is an OpenAI-style server error, or a rate-limit error for `status=429`).
 - Losing the answer: `drop=True` closes the connection with no HTTP answer at all (after forwarding, unless
   `forward=False`): "the provider accepted it, the answer was lost".
 - Rewriting the answer: `status` replaces the status code (forward, then say 500); `body` (bytes or str)
@@ -88,6 +88,15 @@ SERVER_ERROR = {
         "type": "server_error",
         "param": None,
         "code": None,
+    }
+}
+
+RATE_LIMITED = {
+    "error": {
+        "message": "Rate limit reached for requests. Please try again later.",
+        "type": "rate_limit_error",
+        "param": None,
+        "code": "rate_limit_exceeded",
     }
 }
 
@@ -370,7 +379,7 @@ class FaultProxy:
             with self._lock:
                 self._forwarded[route] += 1
         elif fault is not None:
-            content = json.dumps(SERVER_ERROR).encode()
+            content = json.dumps(RATE_LIMITED if fault.status == 429 else SERVER_ERROR).encode()
         with self._lock:
             self.requests.append(Seen(request.method, path, route, forwarding, index))
         if fault is not None:

@@ -55,6 +55,27 @@ def test_hint_is_read_from_headers_in_any_case() -> None:
     assert poll_after_ms({"openai-poll-after-ms": "x"}) is None
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("inf", None),
+        ("-inf", None),
+        ("nan", None),
+        ("-5", None),
+        ("garbage", None),
+        ("", None),
+        ("1e400", None),
+        ("1e300", 3_600_000.0),
+        ("100000000", 3_600_000.0),
+        ("0", 0.0),
+        (" 1500 ", 1500.0),
+    ],
+)
+def test_a_hostile_hint_is_refused_or_capped(value: str, expected: float | None) -> None:
+    assert poll_after_ms({"openai-poll-after-ms": value}) == expected
+    assert PollPolicy().delay(0, poll_after_ms=value) <= 60.0
+
+
 def test_jitter_is_deterministic_when_seeded_and_spreads_otherwise() -> None:
     policy = PollPolicy()
     one = [policy.delay(n, rng=random.Random(7)) for n in range(6)]

@@ -598,3 +598,24 @@ def test_check_image_asset_names_megabytes(tmp_path: Path) -> None:
     big = tmp_path / "big.webp"
     big.write_bytes(b"\0" * (2 * 1024 * 1024 + 1))
     assert check_image_asset(big, max_bytes=2 * 1024 * 1024, max_pixels=1) == "over 2 MB"
+
+
+@pytest.mark.parametrize(("hint", "expected"), [("garbage", None), ("-5", None), ("inf", None), ("1e300", 3_600_000.0)])
+async def test_a_hostile_poll_hint_is_refused_or_capped(
+    hint: str, expected: float | None, provider: VideoProvider, proxy: FaultProxy
+) -> None:
+    job = await created(provider)
+    proxy.add(Fault(route="retrieve", headers={"openai-poll-after-ms": hint}))
+
+    assert (await provider.retrieve(job.id)).poll_after_ms == expected
+
+
+async def test_a_rate_limit_without_forwarding_says_so(provider: VideoProvider, proxy: FaultProxy) -> None:
+    proxy.add(Fault(route="create", status=429, forward=False, retry_after="garbage"))
+
+    with pytest.raises(ProviderError) as caught:
+        await created(provider)
+
+    error = caught.value
+    assert (error.status, error.code, error.ambiguous, error.retry_after) == (429, "rate_limit_exceeded", False, None)
+    assert proxy.forwarded() == 0

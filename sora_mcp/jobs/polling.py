@@ -36,14 +36,19 @@ def poll_after_ms(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+MAX_HINT_MS = 3_600_000.0
+"""A hint above an hour is read as an hour: a provider's `1e300` must not travel through the program as is."""
+
+
 def _parse_ms(value: float | str | None) -> float | None:
-    if value is None:
+    """Milliseconds in [0, MAX_HINT_MS]; None for anything that is not a finite, non-negative number."""
+    if value is None or isinstance(value, bool):
         return None
     try:
         ms = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return ms if math.isfinite(ms) and ms >= 0 else None
+    return min(ms, MAX_HINT_MS) if math.isfinite(ms) and ms >= 0 else None
 
 
 @dataclass(frozen=True)

@@ -472,11 +472,12 @@ def _timed_out(timeout: float, *, creating: bool) -> ProviderError:
     )
 
 
-def _unusable_error(call: str, problem: _Unusable, *, creating: bool, status: int | None) -> ProviderError:
+def _unusable_error(
+    call: str, problem: _Unusable, *, creating: bool, status: int | None, secrets: Iterable[str] = ()
+) -> ProviderError:
+    message = redact(f"The provider's answer to {call} was not a usable video job: {problem.why}.", secrets)
     if problem.code == "unsafe_id":
-        message = f"The provider's answer to {call} was not a usable video job: {problem.why}."
         return ProviderError(ApiError(message=message, type="server_error", code="unsafe_id"), status=status)
-    message = f"The provider's answer to {call} was not a usable video job: {problem.why}."
     if creating:
         message += " The job may or may not have been created."
     return ProviderError(
@@ -565,7 +566,7 @@ class VideoProvider:
             raise convert_error(exc, creating=creating, secrets=self._secrets) from None
         except Exception as exc:  # the SDK or the transport choked on the answer: never let it escape bare
             why = f"reading it failed ({type(exc).__name__}: {_show(str(exc), 120)})"
-            raise _unusable_error(what, _Unusable(why), creating=creating, status=None) from None
+            raise _unusable_error(what, _Unusable(why), creating=creating, status=None, secrets=self._secrets) from None
 
     async def _idempotent(
         self, call: Callable[[float | None], Awaitable[_T]], what: str, timeout: float | None = None
@@ -611,7 +612,9 @@ class VideoProvider:
             hint = poll_after_ms(answer.headers) if poll else None
             return parse_job(data, secrets=self._secrets, poll_after=hint)
         except _Unusable as problem:
-            raise _unusable_error(call, problem, creating=creating, status=answer.status) from None
+            raise _unusable_error(
+                call, problem, creating=creating, status=answer.status, secrets=self._secrets
+            ) from None
 
     def _check_id(self, video_id: str) -> str:
         """Ids we send must be safe too (they come from our ledger, which got them from a provider)."""
@@ -693,6 +696,7 @@ class VideoProvider:
                     _Unusable(f"it describes job {_show(snapshot.id)}, not {_show(wanted)}"),
                     creating=False,
                     status=int(raw.status_code),
+                    secrets=self._secrets,
                 )
             return snapshot
 
@@ -718,13 +722,16 @@ class VideoProvider:
                 if not isinstance(items, list):
                     raise _Unusable(f"expected an object with a 'data' array, got {_kind(data)}")
             except _Unusable as problem:
-                raise _unusable_error("list", problem, creating=False, status=answer.status) from None
+                raise _unusable_error(
+                    "list", problem, creating=False, status=answer.status, secrets=self._secrets
+                ) from None
             jobs: list[JobSnapshot] = []
             for index, item in enumerate(items):
                 try:
                     jobs.append(parse_job(item, secrets=self._secrets))
                 except _Unusable as problem:
-                    logger.warning("skipping entry %d of the provider's job list: %s", index, problem.why)
+                    why = redact(problem.why, self._secrets)
+                    logger.warning("skipping entry %d of the provider's job list: %s", index, why)
             return jobs
 
         return await self._idempotent(call, "list", timeout)
