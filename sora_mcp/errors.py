@@ -39,9 +39,13 @@ class ErrorInfo(BaseModel):
         """The readable form: message, legal values, fix and job, in sentences a model acts on."""
         parts = [self.message.rstrip()]
         if self.legal_values:
-            parts.append("Legal values: " + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in self.legal_values) + ".")
+            parts.append(
+                "Legal values: " + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in self.legal_values) + "."
+            )
         if self.nearest_request:
-            parts.append("Nearest legal request: " + ", ".join(f"{k}={v!r}" for k, v in self.nearest_request.items()) + ".")
+            parts.append(
+                "Nearest legal request: " + ", ".join(f"{k}={v!r}" for k, v in self.nearest_request.items()) + "."
+            )
         if self.fix:
             parts.append("Fix: " + self.fix.rstrip())
         if self.job:

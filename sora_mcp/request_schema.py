@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from sora_mcp.catalog import Catalog, ModelSpec
 from sora_mcp.portable_schema import JsonSchema
@@ -19,13 +19,24 @@ from sora_mcp.sizes import Size
 MAX_PROMPT_CHARS = 32000
 
 
+IDEMPOTENCY_KEY_MAX_CHARS = 200
+WAIT_DESCRIPTION = (
+    "Seconds to wait for the render before answering: default 3 (the OpenAI Agents SDK cuts calls at 5 s), "
+    "at most 45 on hosts that allow 60 s calls; 0 answers at once. Call get_video_status to keep waiting."
+)
+IDEMPOTENCY_DESCRIPTION = (
+    "Optional. Without it (or with ''), an identical request made in the last 10 minutes returns that job "
+    "instead of paying again. The same key always returns the same job; a new key makes a deliberate second take."
+)
+
+
 class VideoSpec(BaseModel):
-    """What the agent sends; accepted loosely (an integer `seconds` too) and checked against the catalog."""
+    """What the agent sends, after the published schema admitted it (so `seconds` is one of the legal strings)."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
-    seconds: str | int
+    seconds: str
     size: str
 
 
@@ -93,18 +104,6 @@ def video_schema(catalog: Catalog) -> JsonSchema:
     return schema
 
 
-class CreateVideoParams(BaseModel):
-    """One params model per request (openai-python style); the tool publishes `create_video_schema` for it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    video: VideoSpec
-    reference_image: str | None = None
-    fit: str = "cover"
-    wait_seconds: float = 30
-
-
 def create_video_schema(catalog: Catalog) -> JsonSchema:
     """The input schema of `create_video`, in the portable subset."""
     return {
@@ -121,7 +120,7 @@ def create_video_schema(catalog: Catalog) -> JsonSchema:
                 "type": "string",
                 "description": (
                     "Optional first frame: a file path (inside the allowed directories) or a data: URL of a JPEG, "
-                    "PNG or WebP. It is fitted to the video size automatically (see fit)."
+                    "PNG or WebP; '' means none. It is fitted to the video size automatically (see fit)."
                 ),
             },
             "fit": {
@@ -132,11 +131,11 @@ def create_video_schema(catalog: Catalog) -> JsonSchema:
                     "the whole picture with black bars, stretch distorts, none refuses a mismatch."
                 ),
             },
-            "wait_seconds": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": 45,
-                "description": "How long to wait for the render before returning the job (default 30, at most 45).",
+            "wait_seconds": {"type": "number", "minimum": 0, "maximum": 45, "description": WAIT_DESCRIPTION},
+            "idempotency_key": {
+                "type": "string",
+                "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
+                "description": IDEMPOTENCY_DESCRIPTION,
             },
         },
         "required": ["prompt", "video"],

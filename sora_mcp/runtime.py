@@ -29,6 +29,12 @@ class Runtime:
         )
         return cls(settings=settings, catalog=catalog, today=day)
 
+    def scrub(self, text: str) -> str:
+        """`text` without the configured key or anything shaped like a credential: every way out uses this."""
+        from sora_mcp.redaction import redact
+
+        return redact(text, [self.settings.api_key] if self.settings.api_key else [])
+
     @property
     def backend_label(self) -> str:
         """Which backend serves answers, as every result says it."""

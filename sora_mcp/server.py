@@ -13,12 +13,13 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.tools.base import Tool
 
 from sora_mcp import __version__
+from sora_mcp.errors import ToolError
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
-from sora_mcp.tools import images, models, validate, videos
+from sora_mcp.tools import catalog_listing, images, validate, videos
 from sora_mcp.videos.backend import Backend
-from sora_mcp.videos.service import JobFailure, VideoService
+from sora_mcp.videos.service import VideoService
 from sora_mcp.videos.views import job_view
 
 logger = logging.getLogger("sora_mcp")
@@ -33,13 +34,18 @@ INSTRUCTIONS = (
 
 
 def tool_specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
-    return [*models.specs(runtime), *validate.specs(runtime), *images.specs(runtime), *videos.specs(runtime, service)]
+    return [
+        *catalog_listing.specs(runtime),
+        *validate.specs(runtime),
+        *images.specs(runtime),
+        *videos.specs(runtime, service),
+    ]
 
 
 def build_tools(runtime: Runtime, service: VideoService | None = None) -> list[Tool]:
     """Every tool of the server; in read-only mode only those annotated read-only (as github-mcp-server does)."""
     service = service or VideoService(runtime, Backend(runtime))
-    tools = [build_tool(spec) for spec in tool_specs(runtime, service)]
+    tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in tool_specs(runtime, service)]
     if runtime.settings.read_only:
         tools = [t for t in tools if t.annotations is not None and t.annotations.read_only_hint]
     return tools
@@ -77,8 +83,8 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
     async def video_job(video_id: str) -> str:
         try:
             record = await service.lookup(video_id)
-        except JobFailure as exc:
-            raise ResourceNotFoundError(f"{exc.error.message} {exc.fix or ''}".strip()) from None
-        return json.dumps(job_view(record, runtime.backend_label).model_dump(mode="json"), indent=2)
+        except ToolError as exc:
+            raise ResourceNotFoundError(exc.info.text()) from None
+        return runtime.scrub(json.dumps(job_view(record, runtime.backend_label).model_dump(mode="json"), indent=2))
 
     return server

@@ -1,21 +1,42 @@
-"""Turn plain functions into MCP tools whose published schemas are portable, and build their results.
+"""Turn plain functions into MCP tools whose published schemas are portable and enforced, and build results.
 
 Every tool goes through `build_tool`, so no schema the SDK derives from pydantic (with `$defs`, `oneOf`,
-`const`, nullable unions) reaches a client unrewritten, and tools that take a (model, seconds, size)
-request can publish the catalog-generated schema instead of the derived one.
+`const`, nullable unions) reaches a client unrewritten; tools that take a (model, seconds, size) request
+publish the catalog-generated schema instead. Every call is checked against exactly the published schema
+(`contract`), and every failure, deliberate or not, becomes an error result in one place (`error_result`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError as SdkToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
+from sora_mcp.contract import ArgumentContract
+from sora_mcp.errors import ErrorInfo, SoraMcpError
 from sora_mcp.portable_schema import JsonSchema, make_portable
+
+logger = logging.getLogger(__name__)
+
+CALL_BOUND_SECONDS = 55.0
+"""No tool call outlasts this, whatever a provider does: hosts cut calls at about 60 s."""
+
+Explain = Callable[[dict[str, Any], ErrorInfo], ErrorInfo]
+"""A tool's own, better explanation of a schema refusal (create_video's nearest legal request)."""
+
+Scrub = Callable[[str], str]
+
+
+def _no_scrub(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
@@ -29,19 +50,70 @@ class ToolSpec:
     annotations: ToolAnnotations
     input_schema: JsonSchema | None = None
     """A schema to publish instead of the one derived from the function (already portable)."""
+    explain: Explain | None = None
 
 
-def build_tool(spec: ToolSpec) -> Tool:
-    tool = Tool.from_function(
+class ContractTool(Tool):
+    """A tool that enforces its published input schema and turns every failure into an error result."""
+
+    _contract: ArgumentContract | None = PrivateAttr(default=None)
+    _explain: Explain | None = PrivateAttr(default=None)
+    _scrubbers: tuple[Scrub, ...] = PrivateAttr(default=())
+
+    def configure(self, explain: Explain | None, scrub: Scrub) -> None:
+        self._contract = ArgumentContract(self.name, self.parameters)
+        self._explain = explain
+        self._scrubbers = (scrub,)
+
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        contract = self._contract or ArgumentContract(self.name, self.parameters)
+        refusal = contract.refusal(arguments)
+        if refusal is not None:
+            if self._explain is not None:
+                refusal = self._explain(arguments, refusal)
+            logger.info("tool %s refused its arguments: %s", self.name, refusal.param)
+            return error_result(refusal, self._scrubbers[0] if self._scrubbers else _no_scrub)
+        scrub = self._scrubbers[0] if self._scrubbers else _no_scrub
+        try:
+            with anyio.fail_after(CALL_BOUND_SECONDS):
+                return await super().run(arguments, context, convert_result)
+        except SdkToolError as exc:
+            return error_result(self._problem(exc.__cause__ or exc), scrub)
+        except TimeoutError:
+            info = ErrorInfo(
+                stage="internal",
+                message=f"{self.name} did not finish within {CALL_BOUND_SECONDS:.0f} s.",
+                code="call_timeout",
+                fix="Call list_videos to see every job this server recorded; get_video_status continues a job.",
+            )
+            return error_result(info, scrub)
+
+    def _problem(self, cause: BaseException) -> ErrorInfo:
+        if isinstance(cause, SoraMcpError):
+            return cause.problem()
+        logger.error("tool %s failed unexpectedly", self.name, exc_info=cause)
+        return ErrorInfo(
+            stage="internal",
+            message=f"{self.name} failed because of an internal error ({type(cause).__name__}); it was logged.",
+            code="internal_error",
+            fix="Try again; if it keeps failing, report it with the server's log (stderr).",
+        )
+
+
+def build_tool(spec: ToolSpec, scrub: Scrub = _no_scrub) -> ContractTool:
+    base = Tool.from_function(
         spec.fn,
         name=spec.name,
         title=spec.title,
         description=spec.description,
         annotations=spec.annotations.model_copy(update={"title": spec.title}),
     )
-    tool.parameters = spec.input_schema if spec.input_schema is not None else make_portable(tool.parameters)
+    tool = ContractTool.model_validate(base, from_attributes=True)
+    tool.parameters = spec.input_schema if spec.input_schema is not None else make_portable(base.parameters)
+    tool.parameters.setdefault("additionalProperties", False)
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = make_portable(tool.fn_metadata.output_schema)
+    tool.configure(spec.explain, scrub)
     return tool
 
 
@@ -63,12 +135,22 @@ def ok(text: str, structured: BaseModel, extra: Sequence[ContentBlock] = ()) -> 
     )
 
 
-def fail(text: str, structured: BaseModel | None = None) -> CallToolResult:
-    """An error the agent can act on: `is_error` with the reason in text and, when useful, as data."""
+def error_result(info: ErrorInfo, scrub: Scrub = _no_scrub) -> CallToolResult:
+    """The one way a failure leaves a tool: readable text, then the same as JSON; never `structuredContent`.
+
+    `structuredContent` must match the output schema, and the TypeScript SDK checks it even on errors.
+    """
+    data = json.loads(scrub(info.model_dump_json(exclude_none=True)))
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=(
-            structured.model_dump(mode="json", by_alias=True, exclude_none=True) if structured is not None else None
-        ),
+        content=[
+            TextContent(type="text", text=scrub(info.text())),
+            TextContent(type="text", text=json.dumps(data, ensure_ascii=False)),
+        ],
         is_error=True,
     )
+
+
+def fail(text: str, structured: BaseModel | None = None) -> CallToolResult:
+    """Transitional: an error result from a message (tools now raise `ToolError`; removed once none call it)."""
+    del structured
+    return error_result(ErrorInfo(stage="request", message=text))

@@ -28,7 +28,7 @@ def _request(ledger: SyncLedger, estimate: float, limit: float) -> Outcome:
     try:
         ledger.record_intent(
             kind="create",
-            backend="sandbox",
+            backend="provider (test)",
             base_url=None,
             profile="openai",
             model="sora-2",
@@ -112,7 +112,7 @@ async def test_concurrent_async_creates_admit_exactly_what_fits(tmp_path: Path) 
         try:
             await ledger.record_intent(
                 kind="create",
-                backend="sandbox",
+                backend="provider (test)",
                 base_url=None,
                 profile="openai",
                 model="sora-2",
@@ -145,7 +145,7 @@ def test_a_zero_budget_forbids_creating_with_its_own_message(tmp_path: Path) -> 
             with pytest.raises(BudgetExceeded) as caught:
                 ledger.record_intent(
                     kind="create",
-                    backend="sandbox",
+                    backend="provider (test)",
                     base_url=None,
                     profile="openai",
                     model="sora-2",
@@ -168,7 +168,7 @@ def test_refusal_says_what_it_costs_what_is_left_and_what_to_do(tmp_path: Path) 
         with pytest.raises(BudgetExceeded) as caught:
             ledger.record_intent(
                 kind="create",
-                backend="sandbox",
+                backend="provider (test)",
                 base_url=None,
                 profile="openai",
                 model="sora-2-pro",

@@ -26,7 +26,7 @@ from sora_mcp.jobs.ledger import SCHEMA_VERSION
 def intent(ledger: SyncLedger, **overrides: Any) -> JobRecord:
     args: dict[str, Any] = {
         "kind": "create",
-        "backend": "sandbox",
+        "backend": "provider (test)",
         "base_url": None,
         "profile": "openai",
         "model": "sora-2",
@@ -60,7 +60,7 @@ def test_file_is_created_in_wal_mode_with_the_schema_version(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         conn.close()
 

@@ -17,6 +17,7 @@ from sora_mcp.server import build_server
 from tests.videos_support import (
     CANARY_KEY,
     SORA2_4S,
+    error_of,
     provider_settings,
     structured,
     text_of,
@@ -141,9 +142,9 @@ async def test_over_budget_creates_nothing(tmp_path: Path, provider_sandbox: San
         assert not first.is_error
         second = await client.call_tool("create_video", {"prompt": "two", "video": SORA2_4S, "wait_seconds": 0})
     assert second.is_error
-    failure = structured(second)
-    assert failure["error"]["code"] == "budget_exceeded"
-    assert "SORA_MCP_DAILY_BUDGET_USD" in failure["error"]["message"]
+    failure = error_of(second)
+    assert failure["code"] == "budget_exceeded"
+    assert "SORA_MCP_DAILY_BUDGET_USD" in failure["message"]
     assert len(provider_sandbox.state.jobs) == 1
 
 
@@ -186,11 +187,14 @@ async def test_illegal_requests_are_refused_before_any_network_call(
             {"prompt": "x", "video": {"model": "sora-2", "seconds": 4, "size": "1280x720"}, "wait_seconds": 0},
         )
     assert result.is_error
-    failure = structured(result)
-    assert failure["error"]["message"] == "Invalid value: '10'. Supported values are: '4', '8', and '12'."
-    assert failure["verdict"]["request"]["seconds"] in (8, 12)
-    assert not integer.is_error  # an agent's integer is accepted and sent as the provider wants
-    assert len(provider_sandbox.state.jobs) == 1
+    failure = error_of(result)
+    assert failure["message"] == "Invalid value: '10'. Supported values are: '4', '8', and '12'."
+    assert failure["stage"] == "arguments" and failure["param"] == "video.seconds"
+    assert failure["nearest_request"] == {"model": "sora-2", "seconds": "12", "size": "1280x720"}
+    refused = error_of(integer)  # the schema says string: no lenient guessing, but the exact fix
+    assert refused["stage"] == "arguments" and refused["code"] == "invalid_type"
+    assert refused["nearest_request"] == {"model": "sora-2", "seconds": "4", "size": "1280x720"}
+    assert provider_sandbox.state.jobs == ()
 
 
 async def test_moderation_failure_says_what_to_change(tmp_path: Path, provider_sandbox: SandboxServer) -> None:
@@ -200,9 +204,9 @@ async def test_moderation_failure_says_what_to_change(tmp_path: Path, provider_s
             "create_video", {"prompt": "a face [blocked]", "video": SORA2_4S, "wait_seconds": 20}
         )
     assert result.is_error
-    failure = structured(result)
+    failure = error_of(result)
     assert failure["job"]["status"] == "failed"
-    assert failure["error"]["code"] == "moderation_blocked"
+    assert failure["code"] == "moderation_blocked"
     assert "faces" in failure["fix"]
 
 
@@ -211,7 +215,7 @@ async def test_unknown_video_id_is_a_clear_error(tmp_path: Path, provider_sandbo
     async with Client(server) as client:
         result = await client.call_tool("get_video_status", {"video_id": "video_nope", "wait_seconds": 0})
     assert result.is_error
-    assert structured(result)["error"]["code"] == "not_found"
+    assert error_of(result)["code"] == "not_found"
     assert "list_videos" in text_of(result)
     async with Client(server) as client:
         with pytest.raises(MCPError, match="No video found with id 'video_nope'"):

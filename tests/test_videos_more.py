@@ -9,7 +9,7 @@ from mcp import Client
 
 from sora_mcp.sandbox import SandboxServer
 from sora_mcp.server import build_server
-from tests.videos_support import SORA2_4S, provider_settings, structured, text_of
+from tests.videos_support import SORA2_4S, error_of, provider_settings, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +65,7 @@ async def test_extend_within_the_catalog_limits(tmp_path: Path) -> None:
                 "extend_video", {"video_id": original["video_id"], "prompt": "keeps running", "seconds": 21}
             )
             assert too_long.is_error
-            assert structured(too_long)["error"]["message"] == "seconds must be 1 to 20 per extension, got 21."
+            assert error_of(too_long)["message"] == "seconds must be 1 to 20 per extension, got 21."
             extended = structured(
                 await client.call_tool(
                     "extend_video",
@@ -110,7 +110,7 @@ async def test_a_reference_image_is_fitted_or_refused(tmp_path: Path, provider_s
             "create_video", {"prompt": "x", "video": SORA2_4S, "reference_image": str(photo), "fit": "none"}
         )
         assert refused.is_error
-        assert structured(refused)["error"]["message"] == "Inpaint image must match the requested width and height"
+        assert error_of(refused)["message"] == "Inpaint image must match the requested width and height"
         fitted = await client.call_tool(
             "create_video",
             {"prompt": "x", "video": SORA2_4S, "reference_image": str(photo), "fit": "pad", "wait_seconds": 20},

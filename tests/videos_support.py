@@ -58,3 +58,14 @@ def structured(result: CallToolResult) -> dict[str, Any]:
 
 
 SORA2_4S = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
+
+
+def error_of(result: CallToolResult) -> dict[str, Any]:
+    """The error a failed call reports: no structuredContent (hosts validate it), the JSON in the second block."""
+    assert result.is_error, text_of(result)
+    assert result.structured_content is None
+    blocks = [b.text for b in result.content if isinstance(b, TextContent)]
+    assert len(blocks) == 2, blocks
+    data: dict[str, Any] = json.loads(blocks[1])
+    assert data["message"] in blocks[0]
+    return data

@@ -31,21 +31,31 @@ from typing import Any, Literal, TypeVar, get_args
 
 import anyio.to_thread
 
+from sora_mcp.errors import ErrorInfo, SoraMcpError
 from sora_mcp.jobs.budget import BudgetSnapshot, admit, from_micros, to_micros, utc_day
 
 logger = logging.getLogger(__name__)
 
 JobKind = Literal["create", "remix", "extend", "edit"]
-JobStatus = Literal["creating", "queued", "in_progress", "completed", "failed", "create_failed", "expired", "deleted"]
+JobStatus = Literal[
+    "creating", "unknown", "queued", "in_progress", "completed", "failed", "create_failed", "expired", "deleted"
+]
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 ACTIVE_STATUSES: tuple[JobStatus, ...] = ("queued", "in_progress")
+RESERVED_STATUSES: tuple[JobStatus, ...] = ("creating", "unknown")
+"""The create's answer is not known yet: the cost stays reserved until reconciliation says which way."""
+UNBILLED_STATUSES: tuple[JobStatus, ...] = ("failed", "create_failed")
+"""Providers do not bill failed, blocked or cancelled jobs, nor creates they refused: the budget releases them."""
+Pool = Literal["sandbox", "provider"]
+"""Spend is counted per pool: playing with the sandbox never blocks real work."""
 TERMINAL_STATUSES: tuple[JobStatus, ...] = ("completed", "failed", "create_failed", "expired", "deleted")
 
 # Later states win over earlier ones, so a stale answer (an `in_progress` read that lands after another caller
 # recorded `completed`) never moves a job backwards. Equal ranks keep the first answer.
 _RANK: dict[str, int] = {
     "creating": 0,
+    "unknown": 0,
     "queued": 1,
     "in_progress": 2,
     "completed": 3,
@@ -58,12 +68,43 @@ _RANK: dict[str, int] = {
 _T = TypeVar("_T")
 
 
-class LedgerError(Exception):
-    """The ledger cannot do what was asked; the message says why."""
+class LedgerError(SoraMcpError):
+    """The ledger cannot do what was asked; the message says why and how to recover."""
+
+    stage = "storage"
+    code = "ledger_error"
+
+    def problem(self) -> ErrorInfo:
+        return ErrorInfo(stage="storage", message=str(self), code=self.code)
 
 
 class JobNotFound(LedgerError, LookupError):
     """No job with that local id or video id."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The file is locked, corrupt or cannot be created: named, with the way out, and the file kept."""
+
+    code = "ledger_unavailable"
+
+
+def _translate(path: Path, exc: BaseException) -> LedgerUnavailable:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return LedgerUnavailable(
+            f"The job ledger {path} is busy (another sora-mcp process?); it stayed locked for 5 s. "
+            "Try again in a moment; if no other sora-mcp runs, a crashed process may still hold it."
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return LedgerUnavailable(
+            f"The job ledger {path} is damaged ({exc}). It was left as it is. To recover, move it aside "
+            f"(e.g. `mv {path} {path}.broken`): sora-mcp then starts a new ledger, and jobs still at the provider "
+            "can be found with list_videos refresh=true."
+        )
+    return LedgerUnavailable(
+        f"The job ledger {path} cannot be used: {exc}. Check that SORA_MCP_HOME ({path.parent}) is a writable "
+        "local directory, or point SORA_MCP_HOME elsewhere."
+    )
 
 
 class LedgerConflict(LedgerError):
@@ -117,6 +158,65 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
         "CREATE INDEX jobs_by_created ON jobs (created_at)",
         "CREATE INDEX jobs_by_fingerprint ON jobs (request_fingerprint)",
+    ),
+    (
+        # v2: the `unknown` status (a create whose answer was lost and could not be reconciled yet) and the
+        # client's idempotency key. SQLite cannot change a CHECK constraint in place, hence the copy.
+        """
+        CREATE TABLE jobs_v2 (
+            local_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('create', 'remix', 'extend', 'edit')),
+            parent_video_id TEXT,
+            video_id TEXT UNIQUE,
+            backend TEXT NOT NULL,
+            base_url TEXT,
+            profile TEXT NOT NULL,
+            model TEXT NOT NULL,
+            seconds INTEGER NOT NULL CHECK (seconds > 0),
+            size TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            reference_path TEXT,
+            reference_sha256 TEXT,
+            request_fingerprint TEXT NOT NULL,
+            estimated_cost_micros INTEGER CHECK (estimated_cost_micros >= 0),
+            final_cost_micros INTEGER CHECK (final_cost_micros >= 0),
+            status TEXT NOT NULL CHECK (status IN ('creating', 'unknown', 'queued', 'in_progress', 'completed',
+                                                   'failed', 'create_failed', 'expired', 'deleted')),
+            progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+            error_code TEXT,
+            error_message TEXT,
+            video_path TEXT,
+            thumbnail_path TEXT,
+            spritesheet_path TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            completed_at REAL,
+            downloaded_at REAL,
+            expires_at REAL,
+            day TEXT NOT NULL,
+            last_retrieve_at REAL,
+            idempotency_key TEXT
+        )
+        """,
+        """
+        INSERT INTO jobs_v2 (local_id, kind, parent_video_id, video_id, backend, base_url, profile, model, seconds,
+                             size, prompt, reference_path, reference_sha256, request_fingerprint,
+                             estimated_cost_micros, final_cost_micros, status, progress, error_code, error_message,
+                             video_path, thumbnail_path, spritesheet_path, created_at, updated_at, completed_at,
+                             downloaded_at, expires_at, day, last_retrieve_at)
+        SELECT local_id, kind, parent_video_id, video_id, backend, base_url, profile, model, seconds, size, prompt,
+               reference_path, reference_sha256, request_fingerprint, estimated_cost_micros, final_cost_micros,
+               status, progress, error_code, error_message, video_path, thumbnail_path, spritesheet_path,
+               created_at, updated_at, completed_at, downloaded_at, expires_at, day, last_retrieve_at
+        FROM jobs
+        """,
+        "DROP TABLE jobs",
+        "ALTER TABLE jobs_v2 RENAME TO jobs",
+        "CREATE INDEX jobs_by_day ON jobs (day, status)",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+        "CREATE INDEX jobs_by_created ON jobs (created_at)",
+        "CREATE INDEX jobs_by_fingerprint ON jobs (request_fingerprint)",
+        "CREATE INDEX jobs_by_idempotency_key ON jobs (idempotency_key)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -210,6 +310,12 @@ class JobRecord:
     downloaded_at: float | None
     expires_at: float | None
     day: str
+    last_retrieve_at: float | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def sandbox(self) -> bool:
+        return self.backend == "sandbox"
 
     @property
     def cost_usd(self) -> float | None:
@@ -256,7 +362,7 @@ class SyncLedger:
     """The blocking ledger. Thread-safe (a small pool of connections); use one instance per process."""
 
     def __init__(
-        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_timeout_s: float = 15.0
+        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_timeout_s: float = 5.0
     ) -> None:
         self.path = Path(path)
         self._clock = clock
@@ -265,10 +371,13 @@ class SyncLedger:
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
         self._pid = os.getpid()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as conn:
-            self._enable_wal(conn)
-            migrate(conn)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as conn:
+                self._enable_wal(conn)
+                migrate(conn)
+        except (OSError, sqlite3.Error) as exc:
+            raise _translate(self.path, exc) from exc
 
     # -- connections ---------------------------------------------------------------------------------------
 
@@ -302,10 +411,21 @@ class SyncLedger:
             if self._pid != os.getpid():  # forked: the parent's connections must not be used here
                 self._idle, self._pid = [], os.getpid()
             conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._open()
+        try:
+            if conn is None:
+                conn = self._open()
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from exc
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc) or "disk" in str(exc) or "readonly" in str(exc):
+                raise _translate(self.path, exc) from exc
+            raise
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise _translate(self.path, exc) from exc
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -364,14 +484,44 @@ class SyncLedger:
         return _record(conn.execute("SELECT * FROM jobs WHERE local_id = ?", (local_id,)).fetchone())
 
     @staticmethod
-    def _spent_micros(conn: sqlite3.Connection, day: str) -> int:
+    def _spent_micros(conn: sqlite3.Connection, day: str, pool: Pool = "provider") -> int:
+        """Billed or reserved on `day` in `pool`: failed and refused jobs count nothing."""
+        in_pool = "backend = 'sandbox'" if pool == "sandbox" else "backend != 'sandbox'"
         return int(
             conn.execute(
                 "SELECT COALESCE(SUM(COALESCE(final_cost_micros, estimated_cost_micros, 0)), 0) FROM jobs "
-                "WHERE day = ? AND status != 'create_failed'",
+                f"WHERE day = ? AND status NOT IN ('failed', 'create_failed') AND {in_pool}",
                 (day,),
             ).fetchone()[0]
         )
+
+    def _duplicate(
+        self, conn: sqlite3.Connection, backend: str, fingerprint: str, key: str | None, window_s: float
+    ) -> sqlite3.Row | None:
+        """The earlier job an identical request (or the same idempotency key) should get instead of a new one."""
+        if key is not None:
+            row: sqlite3.Row | None = conn.execute(
+                "SELECT * FROM jobs WHERE idempotency_key = ? AND backend = ? ORDER BY created_at DESC LIMIT 1",
+                (key, backend),
+            ).fetchone()
+            if row is not None and row["request_fingerprint"] != fingerprint:
+                raise LedgerConflict(
+                    f"idempotency_key '{key}' was already used for a different request (job {row['local_id']})"
+                )
+            return row
+        if window_s <= 0:
+            return None
+        now = self._clock()
+        row = conn.execute(
+            """
+            SELECT * FROM jobs WHERE request_fingerprint = ? AND backend = ? AND idempotency_key IS NULL
+              AND created_at >= ? AND status IN ('creating', 'unknown', 'queued', 'in_progress', 'completed')
+              AND (expires_at IS NULL OR expires_at > ?)
+            ORDER BY created_at DESC LIMIT 1
+            """,
+            (fingerprint, backend, now - window_s, now),
+        ).fetchone()
+        return row
 
     # -- writes --------------------------------------------------------------------------------------------
 
@@ -391,6 +541,8 @@ class SyncLedger:
         parent_video_id: str | None = None,
         reference_path: str | Path | None = None,
         reference_sha256: str | None = None,
+        idempotency_key: str | None = None,
+        duplicate_window_s: float = 0.0,
     ) -> JobRecord:
         """Write the job down as `creating` and reserve its estimate, before the create request is sent.
 
@@ -398,6 +550,10 @@ class SyncLedger:
         a limit of 0 refuses everything. The read of today's spend and the insert share one immediate
         transaction, so concurrent callers in any thread or process cannot both squeeze under the limit.
         An unknown price (`None`) reserves nothing.
+
+        An identical request within `duplicate_window_s` (or one with the same `idempotency_key`) returns the
+        earlier job instead, in the same transaction, so a client's retry never pays twice; compare the returned
+        `local_id`'s `created_at` with the call to tell (`JobRecord.duplicate_of_call`).
         """
         _check_status(kind, JOB_KINDS)
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
@@ -415,9 +571,12 @@ class SyncLedger:
             parent_video_id=parent_video_id,
         )
         with self._write() as conn:
+            earlier = self._duplicate(conn, backend, fingerprint, idempotency_key, duplicate_window_s)
+            if earlier is not None:
+                return _record(earlier)
             now = self._clock()
             day = utc_day(now)
-            spent = self._spent_micros(conn, day)
+            spent = self._spent_micros(conn, day, "sandbox" if backend == "sandbox" else "provider")
             try:
                 admit(day=day, limit_micros=limit, spent_micros=spent, requested_micros=estimate or 0)
             except Exception:
@@ -429,8 +588,9 @@ class SyncLedger:
                 """
                 INSERT INTO jobs (local_id, kind, parent_video_id, backend, base_url, profile, model, seconds, size,
                                   prompt, reference_path, reference_sha256, request_fingerprint,
-                                  estimated_cost_micros, status, progress, created_at, updated_at, day)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', 0, ?, ?, ?)
+                                  estimated_cost_micros, status, progress, created_at, updated_at, day,
+                                  idempotency_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', 0, ?, ?, ?, ?)
                 """,
                 (
                     local_id,
@@ -450,6 +610,7 @@ class SyncLedger:
                     now,
                     now,
                     day,
+                    idempotency_key,
                 ),
             )
             return _record(conn.execute("SELECT * FROM jobs WHERE local_id = ?", (local_id,)).fetchone())
@@ -482,7 +643,7 @@ class SyncLedger:
             if other is not None:
                 raise LedgerConflict(f"video {video_id} already belongs to job {other['local_id']}")
             changes: dict[str, object] = {"video_id": video_id, "updated_at": self._clock()}
-            if row["status"] in ("creating", "create_failed"):
+            if row["status"] in ("creating", "unknown", "create_failed"):
                 progress = 100 if status == "completed" else _clamp_progress(progress)
                 changes.update(status=status, progress=progress, error_code=None, error_message=None)
                 if status == "completed":
@@ -503,7 +664,7 @@ class SyncLedger:
             row = conn.execute("SELECT * FROM jobs WHERE local_id = ?", (local_id,)).fetchone()
             if row is None:
                 raise JobNotFound(f"no job with local id '{local_id}' in the ledger {self.path}")
-            if row["status"] not in ("creating", "create_failed") or row["video_id"] is not None:
+            if row["status"] not in ("creating", "unknown", "create_failed") or row["video_id"] is not None:
                 raise LedgerConflict(
                     f"job {local_id} was accepted as video {row['video_id']} (status {row['status']}); "
                     "it cannot be marked create_failed"
@@ -512,6 +673,20 @@ class SyncLedger:
                 conn,
                 local_id,
                 {"status": "create_failed", "error_code": code, "error_message": message, "updated_at": self._clock()},
+            )
+
+    def mark_unknown(self, local_id: str, code: str | None, message: str | None) -> JobRecord:
+        """The create's answer was lost and the provider could not be searched: keep the reservation, say so."""
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE local_id = ?", (local_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job with local id '{local_id}' in the ledger {self.path}")
+            if row["status"] not in ("creating", "unknown") or row["video_id"] is not None:
+                return _record(row)
+            return self._set(
+                conn,
+                local_id,
+                {"status": "unknown", "error_code": code, "error_message": message, "updated_at": self._clock()},
             )
 
     def _merge(self, row: sqlite3.Row, status: str, progress: int | None) -> dict[str, object]:
@@ -638,7 +813,8 @@ class SyncLedger:
         an ambiguous failure). Reconcile each against the provider's recent jobs, oldest first."""
         cutoff = self._clock() - min_age_s
         return self._select(
-            "SELECT * FROM jobs WHERE status = 'creating' AND created_at <= ? ORDER BY created_at, rowid", (cutoff,)
+            "SELECT * FROM jobs WHERE status IN ('creating', 'unknown') AND created_at <= ? ORDER BY created_at, rowid",
+            (cutoff,),
         )
 
     def active(self) -> tuple[JobRecord, ...]:
@@ -651,15 +827,15 @@ class SyncLedger:
             "SELECT * FROM jobs WHERE status = 'completed' AND video_path IS NULL ORDER BY created_at, rowid"
         )
 
-    def spent_usd(self, day: str | None = None) -> float:
-        """Spent or reserved on a UTC day (default today): final cost when known, else the estimate."""
+    def spent_usd(self, day: str | None = None, pool: Pool = "provider") -> float:
+        """Spent or reserved on a UTC day (default today) in `pool`: final cost when known, else the estimate."""
         with self._connection() as conn:
-            return from_micros(self._spent_micros(conn, day or utc_day(self._clock())))
+            return from_micros(self._spent_micros(conn, day or utc_day(self._clock()), pool))
 
-    def budget(self, daily_limit_usd: float, day: str | None = None) -> BudgetSnapshot:
-        """Today's (or `day`'s) budget position."""
+    def budget(self, daily_limit_usd: float, day: str | None = None, pool: Pool = "provider") -> BudgetSnapshot:
+        """Today's (or `day`'s) budget position in `pool`."""
         day = day or utc_day(self._clock())
-        spent = self.spent_usd(day)
+        spent = self.spent_usd(day, pool)
         limit = max(0.0, daily_limit_usd)
         return BudgetSnapshot(
             day=day, limit_usd=limit, spent_usd=spent, remaining_usd=max(0.0, round(limit - spent, 6))
@@ -674,7 +850,7 @@ class Ledger:
     """
 
     def __init__(
-        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_timeout_s: float = 15.0
+        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_timeout_s: float = 5.0
     ) -> None:
         self.sync = SyncLedger(path, clock=clock, busy_timeout_s=busy_timeout_s)
         self.path = self.sync.path
@@ -698,6 +874,8 @@ class Ledger:
         parent_video_id: str | None = None,
         reference_path: str | Path | None = None,
         reference_sha256: str | None = None,
+        idempotency_key: str | None = None,
+        duplicate_window_s: float = 0.0,
     ) -> JobRecord:
         """See `SyncLedger.record_intent`; raises `BudgetExceeded`."""
         return await self._run(
@@ -715,6 +893,8 @@ class Ledger:
             parent_video_id=parent_video_id,
             reference_path=reference_path,
             reference_sha256=reference_sha256,
+            idempotency_key=idempotency_key,
+            duplicate_window_s=duplicate_window_s,
         )
 
     async def attach_video_id(
@@ -732,6 +912,9 @@ class Ledger:
 
     async def mark_create_failed(self, local_id: str, code: str | None, message: str | None) -> JobRecord:
         return await self._run(self.sync.mark_create_failed, local_id, code, message)
+
+    async def mark_unknown(self, local_id: str, code: str | None, message: str | None) -> JobRecord:
+        return await self._run(self.sync.mark_unknown, local_id, code, message)
 
     async def update_from_provider(
         self,
@@ -792,11 +975,11 @@ class Ledger:
     async def undownloaded(self) -> tuple[JobRecord, ...]:
         return await self._run(self.sync.undownloaded)
 
-    async def spent_usd(self, day: str | None = None) -> float:
-        return await self._run(self.sync.spent_usd, day)
+    async def spent_usd(self, day: str | None = None, pool: Pool = "provider") -> float:
+        return await self._run(self.sync.spent_usd, day, pool)
 
-    async def budget(self, daily_limit_usd: float, day: str | None = None) -> BudgetSnapshot:
-        return await self._run(self.sync.budget, daily_limit_usd, day)
+    async def budget(self, daily_limit_usd: float, day: str | None = None, pool: Pool = "provider") -> BudgetSnapshot:
+        return await self._run(self.sync.budget, daily_limit_usd, day, pool)
 
     def close(self) -> None:
         self.sync.close()
@@ -814,6 +997,7 @@ __all__ = [
     "Ledger",
     "LedgerConflict",
     "LedgerError",
+    "LedgerUnavailable",
     "LedgerVersionError",
     "SyncLedger",
     "migrate",

@@ -14,16 +14,30 @@ from sora_mcp.validation import Verdict, Wish, check, summarize
 
 def specs(runtime: Runtime) -> list[ToolSpec]:
     def validate_params(
-        model: Annotated[str | None, Field(description="model id or snapshot; omit to let the catalog choose")] = None,
+        model: Annotated[
+            str | None, Field(description="model id or snapshot; omit (or '') to let the catalog choose")
+        ] = None,
         seconds: Annotated[
-            int | float | str | None, Field(description="wanted duration, e.g. 10 or '10' or '10s'")
+            int | float | str | None,
+            Field(description="wanted duration, e.g. 10 or '10' or '10s'; omitted, '' or 0: not given"),
         ] = None,
-        duration: Annotated[int | float | str | None, Field(description="same as seconds")] = None,
+        duration: Annotated[
+            int | float | str | None, Field(description="same as seconds (used when seconds is not given)")
+        ] = None,
         size: Annotated[
-            str | None, Field(description="'1280x720', '1280×720', '720p landscape', '1080p portrait' or 'portrait'")
+            str | None,
+            Field(
+                description=(
+                    "'1280x720', '1280×720', '720p landscape', '1080p portrait' or 'portrait'; omitted or '': not given"
+                )
+            ),
         ] = None,
-        reference_width: Annotated[int | None, Field(description="width of a reference image, if any")] = None,
-        reference_height: Annotated[int | None, Field(description="height of a reference image, if any")] = None,
+        reference_width: Annotated[
+            int | None, Field(description="width of a reference image in pixels; omitted or 0: no reference image")
+        ] = None,
+        reference_height: Annotated[
+            int | None, Field(description="height of a reference image in pixels; omitted or 0: no reference image")
+        ] = None,
     ) -> Annotated[CallToolResult, Verdict]:
         wish = Wish(
             model=model,

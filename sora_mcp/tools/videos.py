@@ -1,7 +1,8 @@
 """The video job tools: create_video, get_video_status, list_videos, download_video, remix, extend, delete.
 
-Each returns the job as structured content plus one line saying exactly what to call next, waits at most
-45 s (clients cut calls at about 60 s), and turns every failure into an error the agent can act on.
+Thin by design: arguments (already admitted by the published schema) → `VideoService` → a view. Each
+result is the job as structured content plus one line saying exactly what to call next; every refusal is
+a `ToolError` raised by the service and shown by `tooling` in one place.
 """
 
 from __future__ import annotations
@@ -10,38 +11,35 @@ import base64
 import io
 import logging
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ListRootsResult, ResourceLink
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from sora_mcp.api_errors import ApiError, reference_size_mismatch
-from sora_mcp.catalog import ModelSpec
+from sora_mcp.api_errors import invalid_seconds_type, invalid_value, reference_size_mismatch
+from sora_mcp.errors import ErrorInfo, ToolError
 from sora_mcp.jobs.ledger import JobRecord
-from sora_mcp.request_schema import MAX_PROMPT_CHARS, VideoSpec, create_video_schema
+from sora_mcp.request_schema import (
+    IDEMPOTENCY_DESCRIPTION,
+    IDEMPOTENCY_KEY_MAX_CHARS,
+    WAIT_DESCRIPTION,
+    VideoSpec,
+    create_video_schema,
+)
 from sora_mcp.runtime import Runtime
-from sora_mcp.tooling import ToolSpec, fail, hints, ok
+from sora_mcp.tooling import ToolSpec, hints, ok
 from sora_mcp.tools.images import allowed_input_dirs, client_roots
-from sora_mcp.validation import Wish, check, summarize, wire_value
-from sora_mcp.videos.provider import ProviderError
-from sora_mcp.videos.service import CreateOrder, JobFailure, Progress, VideoService
+from sora_mcp.validation import Wish, check
+from sora_mcp.videos.service import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Progress, VideoService
 from sora_mcp.videos.views import DeletedVideo, VideoJob, VideoList, fix_for, job_view
 
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_LIMIT_BYTES = 200_000
-FIT_CHOICES = ("cover", "pad", "stretch", "none")
-
-
-class ToolFailure(BaseModel):
-    """Why a video tool could not do what was asked, in the API's error shape, and what to do instead."""
-
-    error: ApiError
-    fix: str | None = None
-    job: VideoJob | None = None
-    verdict: dict[str, Any] | None = Field(default=None, description="validate_params' answer, for bad requests")
+FitChoice = Literal["cover", "pad", "stretch", "none"]
+Variant = Literal["video", "thumbnail", "spritesheet"]
 
 
 def progress_reporter(ctx: Context) -> Progress:
@@ -57,33 +55,25 @@ def progress_reporter(ctx: Context) -> Progress:
     return report
 
 
-def _failure(exc: JobFailure | ProviderError, backend: str) -> CallToolResult:
-    if isinstance(exc, ProviderError):
-        error, record, fix = exc.error, None, fix_for(exc.error.code, exc.error.message)
-    else:
-        error, record, fix = exc.error, exc.record, exc.fix or fix_for(exc.error.code, exc.error.message)
-    job = job_view(record, backend, fix) if record is not None else None
-    text = error.message + (f" Fix: {fix}" if fix else "")
-    if job is not None:
-        text += f" (job {job.video_id or job.job_id}, status {job.status})"
-    return fail(text, ToolFailure(error=error, fix=fix, job=job))
-
-
 def _thumbnail_content(path: str | None) -> list[ContentBlock]:
-    """The thumbnail as an image the agent can see, downscaled to stay small in the result."""
-    if path is None or not Path(path).exists():
+    """The thumbnail as an image the agent can see, downscaled to stay small; a broken one is left out."""
+    if path is None or not Path(path).is_file():
         return []
-    data = Path(path).read_bytes()
-    mime = "image/webp" if path.endswith(".webp") else "image/jpeg" if path.endswith(".jpg") else "image/png"
-    if len(data) > THUMBNAIL_LIMIT_BYTES:
-        from PIL import Image
+    try:
+        data = Path(path).read_bytes()
+        mime = "image/webp" if path.endswith(".webp") else "image/jpeg" if path.endswith(".jpg") else "image/png"
+        if len(data) > THUMBNAIL_LIMIT_BYTES:
+            from PIL import Image
 
-        with Image.open(io.BytesIO(data)) as image:
-            small = image.convert("RGB")
-            small.thumbnail((480, 480))
-            buffer = io.BytesIO()
-            small.save(buffer, "JPEG", quality=80)
-        data, mime = buffer.getvalue(), "image/jpeg"
+            with Image.open(io.BytesIO(data)) as image:
+                small = image.convert("RGB")
+                small.thumbnail((480, 480))
+                buffer = io.BytesIO()
+                small.save(buffer, "JPEG", quality=80)
+            data, mime = buffer.getvalue(), "image/jpeg"
+    except Exception as exc:  # a bonus image never breaks a status answer
+        logger.warning("thumbnail %s left out of the result: %s", path, exc)
+        return []
     return [ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime)]
 
 
@@ -97,38 +87,24 @@ def _links(record: JobRecord) -> list[ContentBlock]:
     return links
 
 
-def _job_text(view: VideoJob) -> str:
+def _job_text(view: VideoJob, notes: list[str]) -> str:
     vid = view.video_id or view.job_id
     cost = f"${view.estimated_cost_usd:.2f}" if view.estimated_cost_usd is not None else "unknown cost"
-    head = (
+    lines = [*notes] if view.reused else []
+    lines.append(
         f"Video {vid} [{view.backend}]: {view.status} {view.progress}% — "
         f"{view.model}, {view.seconds} s, {view.size}, {cost}."
     )
-    lines = [head]
     if view.files.video:
         lines.append(f"MP4: {view.files.video}")
         lines.append(f"Thumbnail: {view.files.thumbnail}  Spritesheet: {view.files.spritesheet}")
+    lines += [n for n in notes if not view.reused or n not in lines]
     if view.error is not None:
         lines.append(f"Error: {view.error.message}" + (f" Fix: {view.error.fix}" if view.error.fix else ""))
     if view.assets_expired and not view.files.video:
         lines.append("The provider's download links have expired.")
     lines.append(f"Next: {view.next_step}")
     return "\n".join(lines)
-
-
-def _result(record: JobRecord, backend: str) -> CallToolResult:
-    view = job_view(record, backend, fix_for(record.error_code, record.error_message))
-    extra = [*_thumbnail_content(record.thumbnail_path), *_links(record)] if record.video_path else []
-    if record.status == "failed":
-        return fail(
-            _job_text(view),
-            ToolFailure(
-                error=ApiError(message=view.error.message if view.error else "failed", code=record.error_code),
-                fix=view.error.fix if view.error else None,
-                job=view,
-            ),
-        )
-    return ok(_job_text(view), view, extra)
 
 
 class VideoTools:
@@ -138,64 +114,52 @@ class VideoTools:
         self.runtime = runtime
         self.service = service
 
-    async def _label(self) -> str:
-        return (await self.service.connection()).label
-
-    async def _finish(self, record: JobRecord, wait_seconds: float, ctx: Context) -> CallToolResult:
-        record = await self.service.wait(record, wait_seconds, progress_reporter(ctx))
-        record = await self.service.collect(record)
-        return _result(record, await self._label())
-
-    def _check_spec(self, video: VideoSpec) -> tuple[ModelSpec, int] | CallToolResult:
-        verdict = check(self.runtime.catalog, Wish(model=video.model, seconds=video.seconds, size=video.size))
-        model = self.runtime.catalog.find(video.model)
-        exact = (
-            verdict.valid
-            and model is not None
-            and verdict.request is not None
-            and verdict.request.size == video.size.strip()
-        )
-        if not exact or model is None or verdict.request is None:
-            errors = verdict.errors or [
-                ApiError(message=f"Invalid value: '{video.size}'.", param="size", code="invalid_value")
-            ]
-            return fail(
-                summarize(verdict),
-                ToolFailure(
-                    error=errors[0],
-                    fix="Use the request validate_params proposes.",
-                    verdict=verdict.model_dump(mode="json", exclude_none=True),
-                ),
+    def _result(self, record: JobRecord, *, reused: bool = False) -> CallToolResult:
+        view = job_view(record, self.service.label(), fix_for(record.error_code, record.error_message))
+        view.reused = reused
+        if record.status in ("failed", "create_failed"):
+            raise ToolError(
+                ErrorInfo(
+                    stage="job",
+                    message=f"Video {view.video_id or view.job_id} failed: {view.error.message if view.error else ''}",
+                    code=record.error_code,
+                    fix=(view.error.fix if view.error else None) or view.next_step,
+                    job=view.model_dump(mode="json", exclude_none=True),
+                )
             )
-        return model, verdict.request.seconds
+        notes = self.service.asset_problems(record)
+        if reused:
+            notes.insert(
+                0,
+                f"An identical request made this job at {view.created_at}: it is returned instead of paying again. "
+                "For a deliberate second take, pass a new idempotency_key.",
+            )
+        extra = [*_thumbnail_content(record.thumbnail_path), *_links(record)] if record.video_path else []
+        return ok(_job_text(view, notes), view, extra)
 
     async def _reference(
-        self, image: str, size: str, fit: str, roots: ListRootsResult | None
-    ) -> tuple[tuple[str, bytes, str], Path] | CallToolResult:
-        from sora_mcp.imaging import FitMode, FitRequest, ImageInputError, fit_image, read_image_input, reference_dir
+        self, image: str, size: str, fit: FitChoice, roots: ListRootsResult | None
+    ) -> tuple[tuple[str, bytes, str], Path]:
+        from sora_mcp.imaging import FitMode, FitRequest, fit_image, read_image_input, reference_dir
         from sora_mcp.sizes import Size
 
         settings = self.runtime.settings
         allowed, origin = allowed_input_dirs(settings, roots)
-        try:
-            source = read_image_input(image, allowed, allowed_origin=origin)
-            mode: FitMode = "cover" if fit == "none" else cast(FitMode, fit)
-            request = FitRequest(target=Size.parse(size), mode=mode)
-            outcome = await anyio.to_thread.run_sync(
-                lambda: fit_image(source, request, reference_dir(settings.output_dir))
-            )
-        except ImageInputError as exc:
-            return fail(
-                f"reference_image: {exc}",
-                ToolFailure(error=ApiError(message=str(exc), param="reference_image", code="invalid_image")),
-            )
+        source = read_image_input(image, allowed, allowed_origin=origin)
+        mode: FitMode = "cover" if fit == "none" else fit
+        request = FitRequest(target=Size.parse(size), mode=mode)
+        outcome = await anyio.to_thread.run_sync(lambda: fit_image(source, request, reference_dir(settings.output_dir)))
         if fit == "none" and not outcome.passed_through:
-            error = reference_size_mismatch()
-            fix = (
-                f"The image is {outcome.source_size}, the video {size}: pass fit='cover' or 'pad', "
-                "or call fit_reference_image."
+            raise ToolError.of(
+                "image",
+                reference_size_mismatch().message,
+                code="invalid_image",
+                param="reference_image",
+                fix=(
+                    f"The image is {outcome.source_size}, the video {size}: pass fit='cover' or 'pad', "
+                    "or call fit_reference_image."
+                ),
             )
-            return fail(f"{error.message}. {fix}", ToolFailure(error=error, fix=fix))
         mime = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[outcome.format]
         return (outcome.path.name, outcome.path.read_bytes(), mime), outcome.path
 
@@ -204,232 +168,121 @@ class VideoTools:
         prompt: str,
         video: VideoSpec,
         ctx: Context,
-        reference_image: str | None = None,
-        fit: str = "cover",
-        wait_seconds: float = 30,
-        roots: ListRootsResult | None = None,
+        reference_image: str,
+        fit: FitChoice,
+        wait_seconds: float,
+        idempotency_key: str,
+        roots: ListRootsResult | None,
     ) -> CallToolResult:
-        if not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
-            error = ApiError(
-                message=f"prompt must be 1 to {MAX_PROMPT_CHARS} characters, got {len(prompt)}.",
-                param="prompt",
-                code="invalid_value",
-            )
-            return fail(error.message, ToolFailure(error=error))
-        if fit not in FIT_CHOICES:
-            error = ApiError(
-                message=f"Invalid value: '{fit}'. Supported values are: 'cover', 'pad', 'stretch', and 'none'.",
-                param="fit",
-                code="invalid_value",
-            )
-            return fail(error.message, ToolFailure(error=error))
-        checked = self._check_spec(video)
-        if isinstance(checked, CallToolResult):
-            return checked
-        model, seconds = checked
-        reference: tuple[str, bytes, str] | None = None
-        reference_path: Path | None = None
-        if reference_image:
-            fitted = await self._reference(reference_image, video.size.strip(), fit, roots)
-            if isinstance(fitted, CallToolResult):
-                return fitted
-            reference, reference_path = fitted
-        order = CreateOrder(
-            kind="create",
-            model=video.model.strip(),
-            seconds=seconds,
-            wire_seconds=wire_value(model, seconds),
-            size=video.size.strip(),
-            prompt=prompt,
-            estimated_cost_usd=model.cost(seconds, video.size.strip()),
-            reference=reference,
-            reference_path=reference_path,
-        )
-        try:
-            record = await self.service.create(order)
-            return await self._finish(record, wait_seconds, ctx)
-        except (JobFailure, ProviderError) as exc:
-            return _failure(exc, await self._label())
+        order = self.service.plan_create(prompt, video)
+        if reference_image.strip():
+            reference, reference_path = await self._reference(reference_image, video.size, fit, roots)
+            order = self.service.plan_create(prompt, video, reference, reference_path)
+        created = await self.service.create(order, idempotency_key or None)
+        record = await self.service.wait(created.record, wait_seconds, progress_reporter(ctx))
+        return self._result(await self.service.collect(record), reused=created.reused)
 
-    async def get_video_status(self, video_id: str, ctx: Context, wait_seconds: float = 30) -> CallToolResult:
-        try:
-            record = await self.service.lookup(video_id.strip())
-            return await self._finish(record, wait_seconds, ctx)
-        except (JobFailure, ProviderError) as exc:
-            return _failure(exc, self.runtime.backend_label)
+    async def get_video_status(self, video_id: str, ctx: Context, wait_seconds: float) -> CallToolResult:
+        return self._result(await self.service.status(video_id.strip(), wait_seconds, progress_reporter(ctx)))
 
-    async def list_videos(self, limit: int = 20, refresh: bool = False) -> CallToolResult:
-        records = await self.service.ledger.list(limit=max(1, min(limit, 100)))
-        if refresh:
-            refreshed = []
-            for record in records:
-                try:
-                    refreshed.append(await self.service.refresh(record))
-                except ProviderError:
-                    refreshed.append(record)
-            records = tuple(refreshed)
-        budget = await self.service.ledger.budget(self.runtime.settings.daily_budget_usd)
-        label = self.runtime.backend_label
-        listing = VideoList(
+    async def list_videos(self, limit: int, refresh: bool) -> CallToolResult:
+        listing = await self.service.listing(limit, refresh)
+        label = self.service.label()
+        provider, sandbox = listing.provider_budget, listing.sandbox_budget
+        result = VideoList(
             backend=label,
-            jobs=[job_view(r, label) for r in records],
-            spent_today_usd=budget.spent_usd,
-            daily_budget_usd=budget.limit_usd,
+            jobs=[job_view(r, label) for r in listing.records],
+            spent_today_usd=provider.spent_usd,
+            daily_budget_usd=provider.limit_usd,
+            sandbox_spent_today_usd=sandbox.spent_usd,
+            sandbox_daily_budget_usd=sandbox.limit_usd,
         )
-        lines = [f"{len(records)} job(s); spent today ${budget.spent_usd:.2f} of ${budget.limit_usd:.2f}."]
-        lines += [
-            f"- {j.video_id or j.job_id}: {j.status} {j.progress}% {j.model} {j.seconds}s {j.size}"
-            for j in listing.jobs
+        lines = [
+            f"{len(result.jobs)} job(s); spent today ${provider.spent_usd:.2f} of ${provider.limit_usd:.2f} at "
+            f"providers, ${sandbox.spent_usd:.2f} of ${sandbox.limit_usd:.2f} in the sandbox (simulated). "
+            "Failed jobs are not counted."
         ]
-        return ok("\n".join(lines), listing)
+        lines += [
+            f"- {j.video_id or j.job_id}: {j.status} {j.progress}% {j.model} {j.seconds}s {j.size}" for j in result.jobs
+        ]
+        return ok("\n".join(lines), result)
 
-    async def download_video(self, video_id: str, variant: str = "video") -> CallToolResult:
-        if variant not in ("video", "thumbnail", "spritesheet"):
-            error = ApiError(
-                message=f"Invalid value: '{variant}'. Supported values are: 'video', 'thumbnail', and 'spritesheet'.",
-                param="variant",
-                code="invalid_value",
-            )
-            return fail(error.message, ToolFailure(error=error))
-        try:
-            record = await self.service.lookup(video_id.strip())
-            record = await self.service.refresh(record)
-            if record.status != "completed":
-                return _result(record, await self._label())
-            path = await self.service.download(record, variant)  # type: ignore[arg-type]
-            if variant == "video":
-                record = await self.service.ledger.set_files(record.video_id or record.local_id, video_path=path)
-            view = job_view(record, await self._label())
-            return ok(
-                f"Downloaded the {variant} of {video_id} to {path}",
-                view,
-                [ResourceLink(type="resource_link", uri=path.as_uri(), name=path.name)],
-            )
-        except (JobFailure, ProviderError) as exc:
-            return _failure(exc, self.runtime.backend_label)
+    async def download_video(self, video_id: str, variant: Variant) -> CallToolResult:
+        record, path = await self.service.download_asset(video_id.strip(), variant)
+        view = job_view(record, self.service.label())
+        return ok(
+            f"Downloaded the {variant} of {video_id} to {path}",
+            view,
+            [ResourceLink(type="resource_link", uri=path.as_uri(), name=path.name)],
+        )
 
-    async def _derive(
-        self, parent_id: str, prompt: str, kind: str, seconds: int | None, wait_seconds: float, ctx: Context
+    async def remix_video(
+        self, video_id: str, prompt: str, ctx: Context, wait_seconds: float, idempotency_key: str
     ) -> CallToolResult:
-        try:
-            parent = await self.service.lookup(parent_id.strip())
-            if parent.status != "completed" or parent.video_id is None:
-                error = ApiError(
-                    message=f"Video '{parent_id}' is {parent.status}; only a completed video can be used.",
-                    param="video_id",
-                    code="invalid_value",
-                )
-                return fail(
-                    error.message, ToolFailure(error=error, fix="Wait with get_video_status until it completes.")
-                )
-            model = self.runtime.catalog.find(parent.model)
-            if model is None:
-                error = ApiError(message=f"Model '{parent.model}' is not in the active catalog.", param="model")
-                return fail(error.message, ToolFailure(error=error))
-            if kind == "extend":
-                problem = await self._extension_problem(parent, model, seconds or 0)
-                if problem is not None:
-                    return fail(problem.message, ToolFailure(error=problem))
-                added = seconds or 0
-                order = CreateOrder(
-                    kind="extend",
-                    model=parent.model,
-                    seconds=parent.seconds + added,
-                    wire_seconds=wire_value(model, added),
-                    size=parent.size,
-                    prompt=prompt,
-                    estimated_cost_usd=model.cost(added, parent.size),
-                    parent_video_id=parent.video_id,
-                )
-            else:
-                order = CreateOrder(
-                    kind="remix",
-                    model=parent.model,
-                    seconds=parent.seconds,
-                    wire_seconds=wire_value(model, parent.seconds),
-                    size=parent.size,
-                    prompt=prompt,
-                    estimated_cost_usd=model.cost(parent.seconds, parent.size),
-                    parent_video_id=parent.video_id,
-                )
-            record = await self.service.create(order)
-            return await self._finish(record, wait_seconds, ctx)
-        except (JobFailure, ProviderError) as exc:
-            return _failure(exc, self.runtime.backend_label)
-
-    async def _extension_problem(self, parent: JobRecord, model: ModelSpec, seconds: int) -> ApiError | None:
-        limits = model.extension
-        if limits is None:
-            return ApiError(
-                message=f"Model '{model.id}' cannot be extended under profile '{self.runtime.catalog.profile}'.",
-                param="video_id",
-                code="unsupported",
-            )
-        steps = 0
-        current: JobRecord | None = parent
-        while current is not None and current.kind == "extend" and current.parent_video_id:
-            steps += 1
-            current = await self.service.ledger.get(current.parent_video_id)
-        if not 1 <= seconds <= limits.max_step_seconds:
-            return ApiError(
-                message=f"seconds must be 1 to {limits.max_step_seconds} per extension, got {seconds}.",
-                param="seconds",
-                code="invalid_value",
-            )
-        if steps + 1 > limits.max_steps:
-            return ApiError(
-                message=(
-                    f"A video can be extended at most {limits.max_steps} times; "
-                    f"this one has been extended {steps} times."
-                ),
-                param="video_id",
-                code="invalid_value",
-            )
-        if parent.seconds + seconds > limits.max_total_seconds:
-            return ApiError(
-                message=(
-                    f"Extending {parent.seconds} s by {seconds} s would pass the {limits.max_total_seconds} s "
-                    f"limit; at most {limits.max_total_seconds - parent.seconds} s can be added."
-                ),
-                param="seconds",
-                code="invalid_value",
-            )
-        return None
-
-    async def remix_video(self, video_id: str, prompt: str, ctx: Context, wait_seconds: float = 30) -> CallToolResult:
-        return await self._derive(video_id, prompt, "remix", None, wait_seconds, ctx)
+        order = await self.service.plan_derive(video_id.strip(), prompt, "remix")
+        return await self._start(order, ctx, wait_seconds, idempotency_key)
 
     async def extend_video(
-        self, video_id: str, prompt: str, seconds: int, ctx: Context, wait_seconds: float = 30
+        self, video_id: str, prompt: str, seconds: int, ctx: Context, wait_seconds: float, idempotency_key: str
     ) -> CallToolResult:
-        return await self._derive(video_id, prompt, "extend", seconds, wait_seconds, ctx)
+        order = await self.service.plan_derive(video_id.strip(), prompt, "extend", seconds)
+        return await self._start(order, ctx, wait_seconds, idempotency_key)
+
+    async def _start(self, order: Any, ctx: Context, wait_seconds: float, idempotency_key: str) -> CallToolResult:
+        created = await self.service.create(order, idempotency_key or None)
+        record = await self.service.wait(created.record, wait_seconds, progress_reporter(ctx))
+        return self._result(await self.service.collect(record), reused=created.reused)
 
     async def delete_video(self, video_id: str) -> CallToolResult:
-        try:
-            record = await self.service.lookup(video_id.strip())
-            if record.video_id is None:
-                error = ApiError(
-                    message=f"Job '{video_id}' never reached the provider; nothing to delete.",
-                    param="video_id",
-                    code="invalid_value",
-                )
-                return fail(error.message, ToolFailure(error=error))
-            connection = await self.service.connection()
-            await connection.provider.delete(record.video_id)
-            await self.service.ledger.update_from_provider(record.video_id, "deleted")
-            self.service.gate.forget(record.video_id)
-            kept = [p for p in (record.video_path, record.thumbnail_path, record.spritesheet_path) if p]
-            result = DeletedVideo(video_id=record.video_id, deleted=True, kept_files=kept)
-            text = f"Deleted {record.video_id} at the provider." + (
-                f" Local files kept: {', '.join(kept)}" if kept else ""
-            )
-            return ok(text, result)
-        except (JobFailure, ProviderError) as exc:
-            return _failure(exc, self.runtime.backend_label)
+        record = await self.service.delete(video_id.strip())
+        assert record.video_id is not None
+        kept = [p for p in (record.video_path, record.thumbnail_path, record.spritesheet_path) if p]
+        text = f"Deleted {record.video_id} at the provider." + (f" Local files kept: {', '.join(kept)}" if kept else "")
+        return ok(text, DeletedVideo(video_id=record.video_id, deleted=True, kept_files=kept))
+
+    def explain_create_refusal(self, arguments: dict[str, Any], refusal: ErrorInfo) -> ErrorInfo:
+        """A refused `video` gets validate_params' verdict: the provider's wording and the nearest legal request."""
+        video = arguments.get("video")
+        if not (refusal.param or "").startswith("video") or not isinstance(video, dict):
+            return refusal
+        wish = Wish.model_validate(
+            {k: v for k, v in video.items() if k in ("model", "seconds", "size") and isinstance(v, str | int | float)}
+        )
+        verdict = check(self.runtime.catalog, wish)
+        request = verdict.request
+        nearest = (
+            {"model": request.model, "seconds": str(request.wire_seconds), "size": request.size}
+            if request is not None
+            else None
+        )
+        message, param, code = refusal.message, refusal.param, refusal.code
+        model = self.runtime.catalog.find(video["model"]) if isinstance(video.get("model"), str) else None
+        seconds, size = video.get("seconds"), video.get("size")
+        if refusal.code in ("unknown_parameter", "missing_required_parameter"):
+            pass
+        elif verdict.errors:
+            message = " ".join(e.message for e in verdict.errors)
+            param = f"video.{verdict.errors[0].param}" if verdict.errors[0].param else "video"
+            code = verdict.errors[0].code or code
+        elif model is not None and not isinstance(seconds, str):
+            message, param, code = invalid_seconds_type(model.wire_seconds).message, "video.seconds", "invalid_type"
+        elif model is not None and seconds not in model.wire_seconds:
+            message, param = invalid_value("seconds", seconds, model.wire_seconds).message, "video.seconds"
+        elif model is not None and size not in model.sizes:
+            message, param = invalid_value("size", size, model.sizes).message, "video.size"
+        fix = "Send video exactly as the nearest legal request" + (
+            f': {{"model": "{nearest["model"]}", "seconds": "{nearest["seconds"]}", "size": "{nearest["size"]}"}}.'
+            if nearest
+            else "; validate_params lists the options."
+        )
+        update = {"message": message, "param": param, "code": code, "nearest_request": nearest, "fix": fix}
+        return refusal.model_copy(update=update)
 
 
-_WAIT = Field(description="seconds to wait for the render before answering (default 30, at most 45)", ge=0, le=45)
-_VIDEO_ID = Field(description="the video id returned by create_video (or the job id)")
+_WAIT = Field(description=WAIT_DESCRIPTION, ge=0, le=MAX_WAIT_SECONDS)
+_VIDEO_ID = Field(description="the video id returned by create_video (or the job id)", min_length=1, max_length=512)
+_KEY = Field(description=IDEMPOTENCY_DESCRIPTION, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+_PROMPT_CHARS = 32000
 
 
 def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
@@ -439,17 +292,18 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
         prompt: str,
         video: VideoSpec,
         ctx: Context,
-        reference_image: str | None = None,
-        fit: str = "cover",
-        wait_seconds: float = 30,
+        reference_image: str = "",
+        fit: FitChoice = "cover",
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        idempotency_key: str = "",
         roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
     ) -> Annotated[CallToolResult, VideoJob]:
-        return await tools.create_video(prompt, video, ctx, reference_image, fit, wait_seconds, roots)
+        return await tools.create_video(prompt, video, ctx, reference_image, fit, wait_seconds, idempotency_key, roots)
 
     async def get_video_status(
         video_id: Annotated[str, _VIDEO_ID],
         ctx: Context,
-        wait_seconds: Annotated[float, _WAIT] = 30,
+        wait_seconds: Annotated[float, _WAIT] = DEFAULT_WAIT_SECONDS,
     ) -> Annotated[CallToolResult, VideoJob]:
         return await tools.get_video_status(video_id, ctx, wait_seconds)
 
@@ -461,31 +315,38 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
 
     async def download_video(
         video_id: Annotated[str, _VIDEO_ID],
-        variant: Annotated[str, Field(description="video (MP4), thumbnail (WebP) or spritesheet (JPEG)")] = "video",
+        variant: Annotated[Variant, Field(description="video (MP4), thumbnail (WebP) or spritesheet (JPEG)")] = "video",
     ) -> Annotated[CallToolResult, VideoJob]:
         return await tools.download_video(video_id, variant)
 
     async def remix_video(
         video_id: Annotated[str, _VIDEO_ID],
-        prompt: Annotated[str, Field(description="what to change in the video", min_length=1)],
+        prompt: Annotated[
+            str, Field(description="what to change in the video", min_length=1, max_length=_PROMPT_CHARS)
+        ],
         ctx: Context,
-        wait_seconds: Annotated[float, _WAIT] = 30,
+        wait_seconds: Annotated[float, _WAIT] = DEFAULT_WAIT_SECONDS,
+        idempotency_key: Annotated[str, _KEY] = "",
     ) -> Annotated[CallToolResult, VideoJob]:
-        return await tools.remix_video(video_id, prompt, ctx, wait_seconds)
+        return await tools.remix_video(video_id, prompt, ctx, wait_seconds, idempotency_key)
 
     async def extend_video(
         video_id: Annotated[str, _VIDEO_ID],
-        prompt: Annotated[str, Field(description="what happens next", min_length=1)],
-        seconds: Annotated[int, Field(description="seconds to add in this step", ge=1)],
+        prompt: Annotated[str, Field(description="what happens next", min_length=1, max_length=_PROMPT_CHARS)],
+        seconds: Annotated[int, Field(description="seconds to add in this step", ge=1, le=3600)],
         ctx: Context,
-        wait_seconds: Annotated[float, _WAIT] = 30,
+        wait_seconds: Annotated[float, _WAIT] = DEFAULT_WAIT_SECONDS,
+        idempotency_key: Annotated[str, _KEY] = "",
     ) -> Annotated[CallToolResult, VideoJob]:
-        return await tools.extend_video(video_id, prompt, seconds, ctx, wait_seconds)
+        return await tools.extend_video(video_id, prompt, seconds, ctx, wait_seconds, idempotency_key)
 
     async def delete_video(video_id: Annotated[str, _VIDEO_ID]) -> Annotated[CallToolResult, DeletedVideo]:
         return await tools.delete_video(video_id)
 
-    waiting = " Waits up to wait_seconds (at most 45) and reports progress; call get_video_status to keep waiting."
+    waiting = (
+        " Waits up to wait_seconds (default 3, at most 45) and reports progress; call get_video_status to keep "
+        "waiting. Retrying an identical call returns the same job: nothing is paid twice."
+    )
     return [
         ToolSpec(
             fn=create_video,
@@ -502,6 +363,7 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
             ),
             annotations=hints(read_only=False, idempotent=False, open_world=True),
             input_schema=create_video_schema(runtime.catalog),
+            explain=tools.explain_create_refusal,
         ),
         ToolSpec(
             fn=get_video_status,
@@ -509,8 +371,8 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
             title="Check or wait for a video",
             description=(
                 "Get the status of a video job and wait for it to finish."
-                + waiting
-                + " On completion downloads the MP4, thumbnail and spritesheet once and returns their paths, the "
+                " Waits up to wait_seconds (default 3, at most 45) and reports progress; call again to keep waiting."
+                " On completion downloads the MP4, thumbnail and spritesheet once and returns their paths, the "
                 "cost and the thumbnail as an image. A failed job returns the provider's reason and what to change."
             ),
             annotations=hints(read_only=False, idempotent=True, open_world=True),
@@ -521,7 +383,8 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
             title="List video jobs",
             description=(
                 "List the video jobs this server has recorded (newest first) with status, files and cost, plus "
-                "today's spend against the daily budget. refresh=true asks the provider about unfinished jobs."
+                "today's spend against the daily budgets (real providers and the sandbox are counted apart; "
+                "failed jobs cost nothing). refresh=true asks the provider about unfinished jobs."
             ),
             annotations=hints(read_only=True, idempotent=True, open_world=True),
         ),

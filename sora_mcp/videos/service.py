@@ -1,31 +1,42 @@
-"""The video job lifecycle: record, create (never twice), wait within a bound, download exactly once.
+"""The video job lifecycle: check, record, create (never twice), wait within a bound, download exactly once.
 
-Every step is ordered so nothing is lost: the job is written to the ledger before the create request
-leaves; an ambiguous create is reconciled against the provider's recent jobs before any retry; a status
-wait never outlasts the client's tool-call timeout; files are downloaded atomically the first time a job
-is seen completed, and the ledger remembers them across restarts.
+Every step is ordered so nothing is lost and nothing is paid twice: the job is written to the ledger before
+the create request leaves; an identical request (or the same idempotency key) gets the earlier job back; a
+create whose answer is lost is reconciled against the provider's recent jobs and, when the provider cannot
+be searched, recorded as `unknown` instead of being sent again; a status wait never outlasts the client's
+tool-call timeout; files are downloaded atomically the first time a job is seen completed, and the ledger
+remembers them across restarts. The tools above this module only turn arguments into calls and records
+into views; every rule lives here and every refusal is a `ToolError`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import anyio
 
 from sora_mcp.api_errors import ApiError
-from sora_mcp.jobs.budget import BudgetExceeded
+from sora_mcp.catalog import ModelSpec
+from sora_mcp.errors import ErrorInfo, ErrorStage, ToolError
+from sora_mcp.jobs.budget import BudgetExceeded, BudgetSnapshot
 from sora_mcp.jobs.downloads import Body, DownloadError, download_once
-from sora_mcp.jobs.ledger import JobKind, JobRecord, Ledger, request_fingerprint
+from sora_mcp.jobs.ledger import JobKind, JobRecord, Ledger, LedgerConflict, request_fingerprint
 from sora_mcp.jobs.polling import PollPolicy, RetrieveGate
+from sora_mcp.request_schema import VideoSpec
 from sora_mcp.runtime import Runtime
+from sora_mcp.validation import Wish, check, wire_value
 from sora_mcp.videos.backend import Backend, Connection
 from sora_mcp.videos.provider import JobSnapshot, ProviderError, VideoVariant
+from sora_mcp.videos.views import fix_for, job_view
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +45,21 @@ Progress = Callable[[float, str], Awaitable[None]]
 
 MAX_WAIT_SECONDS = 45.0
 """Claude Desktop cuts a tool call at about 60 s; 45 s leaves room for the download and the answer."""
-CREATE_ATTEMPTS = 2
+DEFAULT_WAIT_SECONDS = 3.0
+"""The OpenAI Agents SDK cuts a tool call at 5 s by default: a 3 s wait returns a job id, never a timeout."""
+CREATE_TIMEOUT_SECONDS = 40.0
 RECONCILE_WINDOW_SECONDS = 600.0
+RETRIEVE_INTERVAL_SECONDS = 1.0
+"""At most one retrieve per job per second, across every caller in every process sharing the ledger."""
 _EXTENSIONS = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png"}
 _DEFAULT_EXTENSION: dict[VideoVariant, str] = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
-
-
-class JobFailure(Exception):
-    """A request that cannot go on; `error` is in the API's shape, `record` the ledger entry if one exists."""
-
-    def __init__(self, error: ApiError, record: JobRecord | None = None, fix: str | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.record = record
-        self.fix = fix
+_UNFINISHED = ("creating", "unknown", "queued", "in_progress")
 
 
 @dataclass(frozen=True)
 class CreateOrder:
+    """One create, remix or extend request, checked against the catalog and priced."""
+
     kind: JobKind
     model: str
     seconds: int
@@ -62,6 +70,20 @@ class CreateOrder:
     parent_video_id: str | None = None
     reference: tuple[str, bytes, str] | None = None
     reference_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    record: JobRecord
+    reused: bool
+    """An identical earlier request (or the same idempotency key) already made this job: nothing was paid."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    records: tuple[JobRecord, ...]
+    provider_budget: BudgetSnapshot
+    sandbox_budget: BudgetSnapshot
 
 
 async def _no_progress(_percent: float, _message: str) -> None:
@@ -76,15 +98,17 @@ class VideoService:
         self.backend = backend
         self._ledger: Ledger | None = None
         self.policy = policy or PollPolicy()
-        self.gate: RetrieveGate[JobSnapshot] = RetrieveGate(1.0)
+        self.gate: RetrieveGate[JobSnapshot | None] = RetrieveGate(RETRIEVE_INTERVAL_SECONDS)
         self._poll_hints: dict[str, float] = {}
+        self._collecting: dict[str, anyio.Lock] = {}
+        self._asset_problems: dict[str, str] = {}
         self._resumed = False
 
     @property
     def ledger(self) -> Ledger:
         """Opened on first use, so listing tools or validating never touches the disk."""
         if self._ledger is None:
-            self._ledger = Ledger(self.runtime.settings.home / "ledger.sqlite3")
+            self._ledger = Ledger(self.runtime.settings.home / "ledger.sqlite3", busy_timeout_s=5.0)
         return self._ledger
 
     async def close(self) -> None:
@@ -99,59 +123,276 @@ class VideoService:
         connection = await self.backend.connect()
         if not self._resumed:
             self._resumed = True
-            await self._reconcile_unresolved(connection)
+            with anyio.move_on_after(10):
+                await self._reconcile_unresolved(connection)
         return connection
+
+    def label(self) -> str:
+        return self.runtime.backend_label
+
+    def _job(self, record: JobRecord) -> dict[str, Any]:
+        return job_view(record, self.label()).model_dump(mode="json", exclude_none=True)
+
+    def _refuse(
+        self,
+        stage: ErrorStage,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        fix: str | None = None,
+        record: JobRecord | None = None,
+        legal_values: list[Any] | None = None,
+    ) -> ToolError:
+        return ToolError.of(
+            stage,
+            self.runtime.scrub(message),
+            code=code,
+            param=param,
+            fix=fix,
+            legal_values=legal_values,
+            job=self._job(record) if record is not None else None,
+        )
+
+    def _provider_failure(self, exc: ProviderError, record: JobRecord | None = None) -> ToolError:
+        info = exc.problem()
+        fix = info.fix or fix_for(exc.error.code, exc.error.message)
+        return ToolError(
+            info.model_copy(
+                update={
+                    "message": self.runtime.scrub(info.message),
+                    "fix": fix,
+                    "job": self._job(record) if record is not None else None,
+                }
+            )
+        )
+
+    # -- planning --------------------------------------------------------------------------------------------
+
+    def plan_create(
+        self,
+        prompt: str,
+        video: VideoSpec,
+        reference: tuple[str, bytes, str] | None = None,
+        reference_path: Path | None = None,
+    ) -> CreateOrder:
+        """A create order for a (schema-valid) video spec; a retired or unusable model is refused here."""
+        model, seconds = self._legal(video)
+        if not prompt.strip():
+            raise self._refuse(
+                "request",
+                "The prompt is blank.",
+                code="invalid_value",
+                param="prompt",
+                fix="Describe the video: subject, action, setting, camera, lighting.",
+            )
+        return CreateOrder(
+            kind="create",
+            model=video.model,
+            seconds=seconds,
+            wire_seconds=wire_value(model, seconds),
+            size=video.size,
+            prompt=prompt,
+            estimated_cost_usd=model.cost(seconds, video.size),
+            reference=reference,
+            reference_path=reference_path,
+        )
+
+    def _legal(self, video: VideoSpec) -> tuple[ModelSpec, int]:
+        verdict = check(self.runtime.catalog, Wish(model=video.model, seconds=str(video.seconds), size=video.size))
+        model = self.runtime.catalog.find(video.model)
+        request = verdict.request
+        if verdict.valid and model is not None and request is not None and request.size == video.size:
+            return model, request.seconds
+        error = verdict.errors[0] if verdict.errors else ApiError(message=f"Invalid value: '{video.size}'.")
+        nearest = request.model_dump(mode="json", exclude_none=True) if request is not None else None
+        raise ToolError(
+            ErrorInfo(
+                stage="request",
+                message=error.message,
+                code=error.code,
+                param=f"video.{error.param}" if error.param else "video",
+                fix="Send the nearest legal request as video, or ask validate_params for other options.",
+                nearest_request=nearest,
+            )
+        )
+
+    async def plan_derive(
+        self, parent_id: str, prompt: str, kind: Literal["remix", "extend"], seconds: int = 0
+    ) -> CreateOrder:
+        """A remix or extension of a completed video, within the model's extension limits."""
+        parent = await self.lookup(parent_id)
+        if parent.status != "completed" or parent.video_id is None:
+            raise self._refuse(
+                "job",
+                f"Video '{parent_id}' is {parent.status}; only a completed video can be used.",
+                code="invalid_value",
+                param="video_id",
+                fix="Wait with get_video_status until it completes.",
+                record=parent,
+            )
+        model = self.runtime.catalog.find(parent.model)
+        if model is None:
+            raise self._refuse(
+                "request",
+                f"Model '{parent.model}' is not in the active catalog '{self.runtime.catalog.profile}'.",
+                param="video_id",
+                fix="Switch back to the profile that made the video (SORA_MCP_PROFILE).",
+            )
+        if kind == "remix":
+            return CreateOrder(
+                kind="remix",
+                model=parent.model,
+                seconds=parent.seconds,
+                wire_seconds=wire_value(model, parent.seconds),
+                size=parent.size,
+                prompt=prompt,
+                estimated_cost_usd=model.cost(parent.seconds, parent.size),
+                parent_video_id=parent.video_id,
+            )
+        await self._check_extension(parent, model, seconds)
+        return CreateOrder(
+            kind="extend",
+            model=parent.model,
+            seconds=parent.seconds + seconds,
+            wire_seconds=wire_value(model, seconds),
+            size=parent.size,
+            prompt=prompt,
+            estimated_cost_usd=model.cost(seconds, parent.size),
+            parent_video_id=parent.video_id,
+        )
+
+    async def _check_extension(self, parent: JobRecord, model: ModelSpec, seconds: int) -> None:
+        limits = model.extension
+        if limits is None:
+            raise self._refuse(
+                "request",
+                f"Model '{model.id}' cannot be extended under profile '{self.runtime.catalog.profile}'.",
+                code="unsupported",
+                param="video_id",
+                fix="Use remix_video, or create a longer video with create_video.",
+            )
+        steps = 0
+        current: JobRecord | None = parent
+        while current is not None and current.kind == "extend" and current.parent_video_id:
+            steps += 1
+            current = await self.ledger.get(current.parent_video_id)
+        if not 1 <= seconds <= limits.max_step_seconds:
+            raise self._refuse(
+                "request",
+                f"seconds must be 1 to {limits.max_step_seconds} per extension, got {seconds}.",
+                code="invalid_value",
+                param="seconds",
+                legal_values=[1, limits.max_step_seconds],
+                fix=f"Send seconds between 1 and {limits.max_step_seconds}.",
+            )
+        if steps + 1 > limits.max_steps:
+            raise self._refuse(
+                "request",
+                f"A video can be extended at most {limits.max_steps} times; this one has been extended {steps} times.",
+                code="invalid_value",
+                param="video_id",
+                fix="Extend the original video instead, or create a new one.",
+            )
+        if parent.seconds + seconds > limits.max_total_seconds:
+            room = limits.max_total_seconds - parent.seconds
+            raise self._refuse(
+                "request",
+                f"Extending {parent.seconds} s by {seconds} s would pass the {limits.max_total_seconds} s limit; "
+                f"at most {room} s can be added.",
+                code="invalid_value",
+                param="seconds",
+                fix=f"Send seconds={room} or less." if room > 0 else "This video cannot be extended any further.",
+            )
 
     # -- creating --------------------------------------------------------------------------------------------
 
-    async def create(self, order: CreateOrder) -> JobRecord:
-        """Record, then create once; reconcile an ambiguous failure before trying again."""
+    async def create(self, order: CreateOrder, idempotency_key: str | None = None) -> Created:
+        """Record (or find the identical earlier job), then send the create once; a lost answer is reconciled."""
         settings = self.runtime.settings
         connection = await self.connection()
         reference_sha = hashlib.sha256(order.reference[1]).hexdigest() if order.reference else None
+        sandbox = connection.sandbox is not None
+        started = time.time()
         try:
             record = await self.ledger.record_intent(
                 kind=order.kind,
                 backend=connection.label,
-                base_url=connection.base_url if connection.sandbox is None else None,
+                base_url=None if sandbox else connection.base_url,
                 profile=self.runtime.catalog.profile,
                 model=order.model,
                 seconds=order.seconds,
                 size=order.size,
                 prompt=order.prompt,
                 estimated_cost_usd=order.estimated_cost_usd,
-                daily_limit_usd=settings.daily_budget_usd,
+                daily_limit_usd=settings.sandbox_daily_budget_usd if sandbox else settings.daily_budget_usd,
                 parent_video_id=order.parent_video_id,
                 reference_path=order.reference_path,
                 reference_sha256=reference_sha,
+                idempotency_key=idempotency_key,
+                duplicate_window_s=settings.duplicate_window_seconds,
             )
         except BudgetExceeded as exc:
-            raise JobFailure(ApiError(message=str(exc), code="budget_exceeded", param=None)) from None
+            which = "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
+            raise self._refuse(
+                "budget",
+                str(exc),
+                code="budget_exceeded",
+                fix=f"Wait for the next UTC day, or raise {which}. Failed jobs do not count.",
+            ) from None
+        except LedgerConflict as exc:
+            raise self._refuse(
+                "request",
+                str(exc),
+                code="idempotency_key_reused",
+                param="idempotency_key",
+                fix="Use a new idempotency_key for a different request.",
+            ) from None
+        if record.created_at < started or record.status != "creating" or record.video_id is not None:
+            logger.info("identical request: returning job %s instead of creating again", record.local_id)
+            return Created(record, reused=True)
+        return Created(await self._send_once(connection, record, order), reused=False)
 
-        last_error: ProviderError | None = None
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                snapshot = await self._send(connection, order)
-            except ProviderError as exc:
-                if not exc.ambiguous:
-                    failed = await self.ledger.mark_create_failed(record.local_id, exc.error.code, exc.error.message)
-                    raise JobFailure(exc.error, failed) from None
-                last_error = exc
-                logger.warning("create answer lost (%s); reconciling before any retry", exc.error.message)
-                found = await self._find_own(connection, record)
-                if found is not None:
-                    return await self._attach(record, found)
-                if attempt + 1 < CREATE_ATTEMPTS:
-                    await anyio.sleep(min(2.0, 0.5 * (attempt + 1)))
-                continue
-            return await self._attach(record, snapshot)
-        assert last_error is not None
+    async def _send_once(self, connection: Connection, record: JobRecord, order: CreateOrder) -> JobRecord:
+        try:
+            snapshot = await self._send(connection, order)
+        except ProviderError as exc:
+            if not exc.ambiguous:
+                failed = await self.ledger.mark_create_failed(
+                    record.local_id, exc.error.code, self.runtime.scrub(exc.error.message)
+                )
+                raise self._provider_failure(exc, failed) from None
+            logger.warning("create answer lost (%s); reconciling, never re-sending", exc.error.message)
+            found, searchable = await self._find_own(connection, record)
+            if found is not None:
+                attached = await self._attach(record, found)
+                if attached is not None:
+                    return attached
+            return await self._unknown(record, exc, searchable)
+        attached = await self._attach(record, snapshot)
+        if attached is None:  # the provider's id belongs to another job: never hand out someone else's video
+            raise self._refuse("provider", "The provider answered with the id of another job.", record=record)
+        return attached
+
+    async def _unknown(self, record: JobRecord, exc: ProviderError, searchable: bool) -> JobRecord:
+        why = "its recent jobs could not be listed" if not searchable else "the job is not listed yet"
         message = (
-            f"{last_error.error.message} The job may or may not exist at the provider; it is recorded as job "
-            f"'{record.local_id}' and will be matched against the provider's jobs before anything is created again. "
-            f"Call get_video_status with video_id '{record.local_id}' in a minute."
+            f"{self.runtime.scrub(exc.error.message)} The provider may or may not have made the video; {why}. "
+            f"It was NOT sent again, so nothing is paid twice: job '{record.local_id}' keeps its cost reserved "
+            "until the provider's job list shows it (then it is attached) or, after 10 minutes without it, the "
+            "reservation is released."
         )
-        raise JobFailure(ApiError(message=message, type="server_error", code="create_unconfirmed"), record)
+        unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
+        raise self._refuse(
+            "provider",
+            message,
+            code="create_unconfirmed",
+            fix=(
+                f"Call get_video_status with video_id '{record.local_id}' in a minute (or list_videos with "
+                "refresh=true). Do not create it again: an identical create_video returns this job."
+            ),
+            record=unknown,
+        )
 
     async def _send(self, connection: Connection, order: CreateOrder) -> JobSnapshot:
         provider = connection.provider
@@ -169,14 +410,19 @@ class VideoService:
             reference=order.reference,
         )
 
-    async def _attach(self, record: JobRecord, snapshot: JobSnapshot) -> JobRecord:
-        attached = await self.ledger.attach_video_id(
-            record.local_id,
-            snapshot.id,
-            status="queued",
-            progress=snapshot.progress,
-            expires_at=snapshot.expires_at,
-        )
+    async def _attach(self, record: JobRecord, snapshot: JobSnapshot) -> JobRecord | None:
+        """Give the job its provider id; None when another job already owns that id (a concurrent twin)."""
+        try:
+            attached = await self.ledger.attach_video_id(
+                record.local_id,
+                snapshot.id,
+                status="queued",
+                progress=snapshot.progress,
+                expires_at=snapshot.expires_at,
+            )
+        except LedgerConflict as exc:
+            logger.warning("not attaching %s to job %s: %s", snapshot.id, record.local_id, exc)
+            return None
         return await self._merge(attached, snapshot)
 
     def _matches(self, record: JobRecord, snapshot: JobSnapshot) -> bool:
@@ -196,33 +442,39 @@ class VideoService:
         )
         return fingerprint == record.request_fingerprint
 
-    async def _find_own(self, connection: Connection, record: JobRecord) -> JobSnapshot | None:
-        """Our job among the provider's newest ones, unless another record already claimed it."""
+    async def _find_own(self, connection: Connection, record: JobRecord) -> tuple[JobSnapshot | None, bool]:
+        """(our job among the provider's newest ones unless another record claimed it, whether listing worked)."""
         try:
             recent = await connection.provider.recent(limit=50)
         except ProviderError as exc:
             logger.warning("cannot list recent jobs to reconcile: %s", exc.error.message)
-            return None
+            return None, False
         for snapshot in recent:
             if self._matches(record, snapshot):
                 owner = await self.ledger.get(snapshot.id)
                 if owner is None or owner.local_id == record.local_id:
-                    return snapshot
-        return None
+                    return snapshot, True
+        return None, True
+
+    async def _reconcile(self, connection: Connection, record: JobRecord) -> JobRecord:
+        """Attach a job whose create answer was lost, or release it once the provider has surely not got it."""
+        found, searchable = await self._find_own(connection, record)
+        if found is not None:
+            attached = await self._attach(record, found)
+            if attached is not None:
+                logger.info("reconciled job %s as %s", record.local_id, found.id)
+                return attached
+        if searchable and time.time() - record.created_at > RECONCILE_WINDOW_SECONDS:
+            return await self.ledger.mark_create_failed(
+                record.local_id, "create_unconfirmed", "The provider has no such job; nothing was billed."
+            )
+        return record
 
     async def _reconcile_unresolved(self, connection: Connection) -> None:
         """Jobs whose create answer was never recorded (a crash, a lost answer): find them or release them."""
-        for record in await self.ledger.unresolved():
-            if record.backend != connection.label:
-                continue
-            found = await self._find_own(connection, record)
-            if found is not None:
-                logger.info("reconciled job %s as %s", record.local_id, found.id)
-                await self._attach(record, found)
-            elif time.time() - record.created_at > RECONCILE_WINDOW_SECONDS:
-                await self.ledger.mark_create_failed(
-                    record.local_id, "create_unconfirmed", "The provider has no such job; nothing was billed."
-                )
+        for record in await self.ledger.unresolved(min_age_s=5.0):
+            if record.backend == connection.label:
+                await self._reconcile(connection, record)
 
     # -- waiting ---------------------------------------------------------------------------------------------
 
@@ -233,7 +485,7 @@ class VideoService:
             snapshot.status,
             progress=snapshot.progress,
             error_code=snapshot.error_code,
-            error_message=snapshot.error_message,
+            error_message=self.runtime.scrub(snapshot.error_message) if snapshot.error_message else None,
             completed_at=snapshot.completed_at,
             expires_at=snapshot.expires_at,
             final_cost_usd=record.estimated_cost_usd if snapshot.status == "completed" else None,
@@ -243,60 +495,65 @@ class VideoService:
         record = await self.ledger.get(video_id)
         if record is not None:
             return record
-        raise JobFailure(
-            ApiError(
-                message=f"No video found with id '{video_id}' in this server's job ledger.",
-                type="not_found_error",
-                param="video_id",
-                code="not_found",
-            ),
+        raise self._refuse(
+            "job",
+            f"No video found with id '{video_id}' in this server's job ledger.",
+            code="not_found",
+            param="video_id",
             fix="Call list_videos to see the jobs this server knows.",
         )
 
     async def refresh(self, record: JobRecord) -> JobRecord:
         """One retrieve (shared with concurrent callers, at most once a second per job) merged into the ledger."""
         if record.video_id is None:
-            connection = await self.connection()
-            found = await self._find_own(connection, record)
-            return await self._attach(record, found) if found is not None else record
+            if record.status not in ("creating", "unknown"):
+                return record
+            return await self._reconcile(await self.connection(), record)
         if record.status not in ("queued", "in_progress"):
             return record
         connection = await self.connection()
         video_id = record.video_id
+
+        async def retrieve() -> JobSnapshot | None:
+            if not await self.ledger.claim_retrieve(video_id, RETRIEVE_INTERVAL_SECONDS):
+                return None  # another process asked a moment ago: its answer is in the ledger
+            return await connection.provider.retrieve(video_id)
+
         try:
-            snapshot = await self.gate.fetch(video_id, lambda: connection.provider.retrieve(video_id))
+            snapshot = await self.gate.fetch(video_id, retrieve)
         except ProviderError as exc:
             if exc.status == 404:
-                message = "The provider no longer knows this job" + (
-                    " (the embedded sandbox forgets its jobs when the server restarts)."
-                    if connection.sandbox is not None
-                    else "."
-                )
                 return await self.ledger.update_from_provider(
-                    video_id, "failed", error_code="not_found", error_message=message
+                    video_id, "failed", error_code="not_found", error_message="The provider no longer knows this job."
                 )
-            raise
+            raise self._provider_failure(exc, record) from None
+        if snapshot is None:
+            return await self.ledger.get(video_id) or record
         if snapshot.poll_after_ms is not None:
             self._poll_hints[video_id] = snapshot.poll_after_ms
         return await self._merge(record, snapshot)
 
     async def wait(self, record: JobRecord, wait_seconds: float, progress: Progress = _no_progress) -> JobRecord:
-        """Poll until the job ends or `wait_seconds` (at most 45) pass; report progress on the way."""
+        """Poll until the job ends or `wait_seconds` (at most 45) pass; a stalled provider never holds the call."""
         deadline = anyio.current_time() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
         attempt = 0
-        record = await self.refresh(record)
         while True:
+            with anyio.move_on_after(max(1.0, deadline - anyio.current_time())):
+                record = await self.refresh(record)
             await progress(float(record.progress), f"{record.status}: {record.progress}%")
-            if record.status not in ("creating", "queued", "in_progress"):
+            if record.status not in _UNFINISHED:
                 return record
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 return record
             hint = self._poll_hints.get(record.video_id or "")
-            delay = self.policy.delay(attempt, poll_after_ms=hint)
-            await anyio.sleep(min(delay, remaining))
+            await anyio.sleep(min(self.policy.delay(attempt, poll_after_ms=hint), remaining))
             attempt += 1
-            record = await self.refresh(record)
+
+    async def status(self, video_id: str, wait_seconds: float, progress: Progress = _no_progress) -> JobRecord:
+        """The job after waiting, with its files downloaded when it completed."""
+        record = await self.wait(await self.lookup(video_id), wait_seconds, progress)
+        return await self.collect(record)
 
     # -- downloading -----------------------------------------------------------------------------------------
 
@@ -307,12 +564,15 @@ class VideoService:
         video_id = record.video_id
         out_dir = self.runtime.settings.output_dir
         stem = video_id if variant == "video" else f"{video_id}.{variant}"
-        import httpx2
-
         for extension in dict.fromkeys((_DEFAULT_EXTENSION[variant], *_EXTENSIONS.values())):
             existing = out_dir / (stem + extension)
             if existing.is_file():  # downloaded earlier (the ledger may not know yet): no request at all
                 return existing
+        local = connection.sandbox.asset_path(video_id, variant) if connection.sandbox is not None else None
+        if local is not None:
+            return await anyio.to_thread.run_sync(_link_or_copy, local, out_dir / (stem + local.suffix))
+        import httpx2
+
         last: Exception | None = None
         for attempt in range(4):
             try:
@@ -331,6 +591,8 @@ class VideoService:
                 if not exc.transient:
                     raise
                 last = exc
+            except OSError as exc:
+                raise self._storage_failure(exc, record) from None
             except (DownloadError, httpx2.HTTPError) as exc:
                 last = exc
             logger.info("download of %s %s failed (%s); retrying", video_id, variant, last)
@@ -343,20 +605,154 @@ class VideoService:
             status=None,
         )
 
+    def _storage_failure(self, exc: OSError, record: JobRecord) -> ToolError:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        folder = self.runtime.settings.output_dir
+        return self._refuse(
+            "storage",
+            f"{reason} in {folder}: the video is done at the provider but could not be saved. The job is kept.",
+            code="storage_error",
+            fix=f"Free space in (or fix the permissions of) {folder}, then call get_video_status again.",
+            record=record,
+        )
+
     async def collect(self, record: JobRecord) -> JobRecord:
-        """Download every asset of a completed job once; the ledger remembers the paths."""
+        """Download every asset of a completed job once, single-flight per job; the ledger remembers the paths."""
         if record.status != "completed" or record.video_id is None or record.video_path:
             return record
-        if record.assets_expired():
-            return await self.ledger.update_from_provider(record.video_id, "expired")
-        try:
-            thumbnail = await self.download(record, "thumbnail")
-            spritesheet = await self.download(record, "spritesheet")
-            video = await self.download(record, "video")
-        except ProviderError as exc:
-            if exc.status in (404, 410) and "expire" in exc.error.message.lower():
+        lock = self._collecting.setdefault(record.video_id, anyio.Lock())
+        async with lock:
+            record = await self.ledger.get(record.video_id) or record
+            if record.video_path or record.video_id is None:
+                return record
+            if record.assets_expired():
                 return await self.ledger.update_from_provider(record.video_id, "expired")
-            raise
-        return await self.ledger.set_files(
-            record.video_id, video_path=video, thumbnail_path=thumbnail, spritesheet_path=spritesheet
+            try:
+                video = await self.download(record, "video")
+            except ProviderError as exc:
+                if exc.status in (404, 410) and "expire" in exc.error.message.lower():
+                    return await self.ledger.update_from_provider(record.video_id, "expired")
+                raise self._provider_failure(exc, record) from None
+            images = {variant: await self._image_asset(record, variant) for variant in ("thumbnail", "spritesheet")}
+            return await self.ledger.set_files(
+                record.video_id,
+                video_path=video,
+                thumbnail_path=images["thumbnail"],
+                spritesheet_path=images["spritesheet"],
+            )
+
+    async def _image_asset(self, record: JobRecord, variant: Literal["thumbnail", "spritesheet"]) -> Path | None:
+        """A thumbnail or spritesheet is a bonus: a broken one is reported, never a reason to fail the job."""
+        from sora_mcp.assets import check_image_asset
+
+        assert record.video_id is not None
+        try:
+            path = await self.download(record, variant)
+        except (ProviderError, ToolError) as exc:
+            self._asset_problems[f"{record.video_id}:{variant}"] = str(exc)
+            logger.warning("the %s of %s is unusable: %s", variant, record.video_id, exc)
+            return None
+        problem = await anyio.to_thread.run_sync(
+            lambda: check_image_asset(path, max_bytes=20_000_000, max_pixels=40_000_000)
         )
+        if problem is not None:
+            self._asset_problems[f"{record.video_id}:{variant}"] = problem
+            logger.warning("the %s of %s is unusable: %s", variant, record.video_id, problem)
+            path.unlink(missing_ok=True)
+            return None
+        return path
+
+    def asset_problems(self, record: JobRecord) -> list[str]:
+        """Why a thumbnail or spritesheet is missing, for the result's text."""
+        found = []
+        for variant in ("thumbnail", "spritesheet"):
+            problem = self._asset_problems.get(f"{record.video_id}:{variant}")
+            if problem:
+                found.append(f"The {variant} is unusable ({problem}).")
+        return found
+
+    async def download_asset(self, video_id: str, variant: VideoVariant) -> tuple[JobRecord, Path]:
+        """One asset of a completed job (the ledger learns the video path); an unfinished job is refused."""
+        record = await self.refresh(await self.lookup(video_id))
+        if record.status != "completed" or record.video_id is None:
+            raise self._refuse(
+                "job",
+                f"Video '{video_id}' is {record.status}; only a completed video can be downloaded.",
+                code="not_ready" if record.status in _UNFINISHED else "not_downloadable",
+                param="video_id",
+                fix=(
+                    f"Call get_video_status with video_id '{video_id}' until it completes."
+                    if record.status in _UNFINISHED
+                    else "Create the video again if you need it."
+                ),
+                record=record,
+            )
+        if record.assets_expired():
+            raise self._refuse(
+                "job",
+                f"The download links of '{video_id}' expired at the provider.",
+                code="expired",
+                param="video_id",
+                fix="Only files already downloaded remain; create the video again if you need it.",
+                record=record,
+            )
+        try:
+            path = await self.download(record, variant)
+        except ProviderError as exc:
+            raise self._provider_failure(exc, record) from None
+        if variant == "video":
+            record = await self.ledger.set_files(record.video_id, video_path=path)
+        return record, path
+
+    # -- deleting and listing --------------------------------------------------------------------------------
+
+    async def delete(self, video_id: str) -> JobRecord:
+        record = await self.lookup(video_id)
+        if record.video_id is None:
+            raise self._refuse(
+                "job",
+                f"Job '{video_id}' never reached the provider; nothing to delete.",
+                code="invalid_value",
+                param="video_id",
+                record=record,
+            )
+        connection = await self.connection()
+        try:
+            await connection.provider.delete(record.video_id)
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise self._provider_failure(exc, record) from None
+        self.gate.forget(record.video_id)
+        return await self.ledger.update_from_provider(record.video_id, "deleted")
+
+    async def listing(self, limit: int, refresh: bool) -> Listing:
+        records = await self.ledger.list(limit=limit)
+        if refresh:
+            refreshed = []
+            for record in records:
+                try:
+                    with anyio.move_on_after(5):
+                        record = await self.refresh(record)
+                except ToolError as exc:
+                    logger.info("refresh of %s failed: %s", record.local_id, exc)
+                refreshed.append(record)
+            records = tuple(refreshed)
+        settings = self.runtime.settings
+        return Listing(
+            records=records,
+            provider_budget=await self.ledger.budget(settings.daily_budget_usd, pool="provider"),
+            sandbox_budget=await self.ledger.budget(settings.sandbox_daily_budget_usd, pool="sandbox"),
+        )
+
+
+def _link_or_copy(source: Path, dest: Path) -> Path:
+    """A sandbox render is stored once: hard-link it into the output folder (copy across file systems)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+    return dest

@@ -30,7 +30,12 @@ class VideoJob(BaseModel):
     video_id: str | None = Field(default=None, description="the provider's id; None until the provider answered")
     job_id: str = Field(description="sora-mcp's own id, assigned before the request was sent")
     kind: str
-    status: str = Field(description="creating, queued, in_progress, completed, failed, create_failed, expired, deleted")
+    status: str = Field(
+        description=(
+            "creating, unknown (the create's answer was lost; it is being reconciled, never re-sent), queued, "
+            "in_progress, completed, failed, create_failed, expired, deleted"
+        )
+    )
     progress: int
     model: str
     seconds: int
@@ -48,13 +53,18 @@ class VideoJob(BaseModel):
     expires_at: str | None = None
     assets_expired: bool = False
     next_step: str = Field(description="exactly what to call next")
+    reused: bool = Field(
+        default=False, description="an identical earlier request made this job; it was returned, not paid again"
+    )
 
 
 class VideoList(BaseModel):
     backend: str
     jobs: list[VideoJob]
-    spent_today_usd: float
+    spent_today_usd: float = Field(description="billed or reserved today at real providers (failed jobs: 0)")
     daily_budget_usd: float
+    sandbox_spent_today_usd: float = Field(description="simulated spend of sandbox renders, counted apart")
+    sandbox_daily_budget_usd: float
 
 
 class DeletedVideo(BaseModel):
@@ -69,7 +79,7 @@ def iso(epoch: float | None) -> str | None:
 
 def next_step(record: JobRecord) -> str:
     vid = record.video_id or record.local_id
-    if record.status in ("creating", "queued", "in_progress"):
+    if record.status in ("creating", "unknown", "queued", "in_progress"):
         return f"Call get_video_status with video_id '{vid}' (it waits up to 45 s per call)."
     if record.status == "completed":
         if record.video_path:
