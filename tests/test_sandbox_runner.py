@@ -57,9 +57,14 @@ def test_a_given_storage_dir_is_kept(tmp_path: Path) -> None:
     with SandboxServer(config(storage_dir=tmp_path)) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
         video = client.videos.create_and_poll(prompt="kept", poll_interval_ms=20)
+        asset = server.asset_path(video.id, "video")
 
     assert video.status == "completed"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{video.id}.jpg", f"{video.id}.mp4", f"{video.id}.webp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locks", "renders", "sandbox.db", "tmp"]
+    renders = tmp_path / "renders"
+    assert sorted(p.name for p in renders.iterdir()) == [f"{video.id}.jpg", f"{video.id}.mp4", f"{video.id}.webp"]
+    assert asset == renders / f"{video.id}.mp4"
+    assert list((tmp_path / "locks").iterdir()) == [] and list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_reset_forgets_jobs_files_counts_and_faults() -> None:
@@ -76,7 +81,8 @@ def test_reset_forgets_jobs_files_counts_and_faults() -> None:
         with pytest.raises(openai.NotFoundError):
             client.videos.retrieve(done.id)
         assert client.videos.list().data == []
-        assert not any(server.storage_dir.glob(f"{done.id}.*"))
+        assert not any(server.storage_dir.rglob(f"{done.id}*"))
+        assert server.asset_path(done.id, "video") is None
 
 
 @pytest.mark.anyio

@@ -157,8 +157,8 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
         return accepted("create", job)
 
     async def retrieve(request: Request) -> Response:
-        job = service.store.get(request.path_params["video_id"])
-        return json_response(service.video(job), headers={"openai-poll-after-ms": str(config.poll_after)})
+        video = service.retrieve(request.path_params["video_id"])
+        return json_response(video, headers={"openai-poll-after-ms": str(config.poll_after)})
 
     async def list_videos(request: Request) -> Response:
         return json_response(service.list(rules.parse_list_query(request.query_params)))

@@ -126,7 +126,15 @@ class SandboxConfig:
     """Frame rate of renders: low on purpose, to keep CPU use small."""
     render_workers: int = 2
     storage_dir: Path | None = None
-    """Where rendered files go; None: a temporary directory removed when the server stops."""
+    """Where jobs (`sandbox.db`) and rendered files are kept; None: a temporary directory removed when the server
+    stops. Jobs in a named folder outlive the process: a later sandbox on the same folder knows them, finishes
+    their renders and serves their files (several sandboxes may share one folder at once)."""
+    max_age_seconds: float = 7 * 24 * 3600.0
+    """Jobs older than this are forgotten (404), their files removed."""
+    max_storage_bytes: int = 2 * 1024**3
+    """Renders beyond this total are removed oldest first (their content then answers `video_expired`)."""
+    cleanup_interval_seconds: float = 60.0
+    """How often (at most) the storage bounds are enforced, besides at start and after each render."""
     poll_after_ms: int = 2000
     """Suggested polling interval before scaling, sent as `openai-poll-after-ms` on retrieve."""
 
@@ -137,6 +145,10 @@ class SandboxConfig:
             raise ValueError("asset_ttl_seconds must be positive")
         if not 1 <= self.fps <= 60:
             raise ValueError("fps must be between 1 and 60")
+        if self.max_age_seconds <= 0 or self.max_storage_bytes < 0 or self.cleanup_interval_seconds < 0:
+            raise ValueError(
+                "max_age_seconds must be positive; max_storage_bytes and cleanup_interval_seconds not negative"
+            )
         if self.render_workers < 1:
             raise ValueError("render_workers must be at least 1")
         if self.api_key is not None and not self.api_key.strip():

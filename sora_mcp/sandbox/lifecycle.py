@@ -70,10 +70,16 @@ def video_object(
     phase: Phase,
     asset_ttl_seconds: float,
     remixed_from_video_id: str | None,
+    purged_at: float | None = None,
 ) -> dict[str, Any]:
-    """The Video resource exactly as the contract shows it: `seconds` is a string, times are whole seconds."""
+    """The Video resource exactly as the contract shows it: `seconds` is a string, times are whole seconds.
+
+    `purged_at` is when the sandbox removed the files early (its storage bound): they expired then.
+    """
     completed_at = phase.completed_at
     expires_at = completed_at + asset_ttl_seconds if completed_at is not None and phase.status == "completed" else None
+    if expires_at is not None and completed_at is not None and purged_at is not None:
+        expires_at = min(expires_at, max(completed_at, purged_at))
     return {
         "id": video_id,
         "object": "video",

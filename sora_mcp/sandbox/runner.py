@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sqlite3
 import tempfile
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import uvicorn
 
@@ -52,7 +54,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class SandboxServer:
-    """A sandbox of the Videos API served over HTTP on `host:port` (port 0: a free port)."""
+    """A sandbox of the Videos API served over HTTP on `host:port` (port 0: a free port).
+
+    Jobs are kept in `storage_dir` (see `SandboxConfig.storage_dir`): a later server on the same folder knows them.
+    """
 
     def __init__(self, config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config
@@ -117,6 +122,15 @@ class SandboxServer:
         """Forget all jobs, uploaded files, request counts and faults, so one server can serve many tests."""
         self.service.reset()
 
+    def asset_path(self, video_id: str, variant: Literal["video", "thumbnail", "spritesheet"]) -> Path | None:
+        """The finished file of a job on disk (its content is downloadable now), or None.
+
+        The file is the sandbox's own copy: hard-link it rather than copying it, and never write to it. It is
+        removed when the job is deleted, its content expires or the storage bound needs the room (a hard link
+        elsewhere keeps the data).
+        """
+        return self.service.asset_path(video_id, variant)
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stopped
@@ -130,6 +144,11 @@ class SandboxServer:
         self._socket = _bind(self.host, self._requested_port)
         if self.service.storage_dir is None:
             self.service.storage_dir = Path(tempfile.mkdtemp(prefix="sora-mcp-sandbox-"))
+        try:
+            self.service.open()
+        except (OSError, sqlite3.Error) as exc:
+            self._cleanup()
+            raise SandboxError(f"cannot open the sandbox's storage in {self.service.storage_dir}: {exc}") from exc
         bound = self._socket.getsockname()
         self._address = (str(bound[0]), int(bound[1]))
         self._port = self._address[1]
@@ -172,7 +191,10 @@ class SandboxServer:
             log.exception("sandbox server crashed")
 
     def stop(self) -> None:
-        """Stop serving, cancel renders, and remove the rendered files if the folder was temporary."""
+        """Stop serving and cancel renders, and remove the files if the folder was temporary.
+
+        In a named folder, a job whose render was cancelled stays unfinished: the next server to be asked about
+        it renders it."""
         if self._stopped:
             return
         self._stopped = True

@@ -1,18 +1,31 @@
-"""Jobs, uploaded files and the ledger of everything created and billed.
+"""Jobs, uploaded files and the ledger of everything created and billed, kept in SQLite under the storage folder.
 
 The ledger is the sandbox's reason to exist in tests: it proves that a retried request did (or did not)
-create and bill a second job. Deleted jobs stay in it; only the API stops showing them. One lock guards
-everything because three threads touch it: the server's loop, render workers and the test itself.
+create and bill a second job. Deleted jobs stay in it; only the API stops showing them.
+
+The store lives on disk (`sandbox.db`, WAL) so that jobs outlive the process that accepted them: hosts such as
+MCP Inspector's CLI start one server process per tool call, and the next process must still know the job.
+Several processes may use one folder at once, so every write is one short transaction, readers never block
+writers, and job timing is computed from persisted timestamps (creation, render end, the job's own duration),
+never from anything a process keeps in memory. Within a process one connection serves every thread under a
+lock (the server's loop, render workers and the test itself).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import os
 import secrets
+import shutil
+import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from sora_mcp.catalog import ModelSpec
@@ -20,12 +33,72 @@ from sora_mcp.sandbox import errors
 from sora_mcp.sandbox.body import Upload
 from sora_mcp.sandbox.config import RouteName
 from sora_mcp.sandbox.lifecycle import Failure, JobStatus, Phase, phase_at
-from sora_mcp.sandbox.render import Assets, Scene
+from sora_mcp.sandbox.render import Scene
 from sora_mcp.sandbox.rules import ListOrder
 from sora_mcp.sizes import Size
 
 JobKind = Literal["create", "remix", "edit", "extend"]
 Clock = Callable[[], float]
+
+DB_NAME = "sandbox.db"
+RENDERS_DIR = "renders"
+LOCKS_DIR = "locks"
+TMP_DIR = "tmp"
+EXTENSIONS = ("mp4", "webp", "jpg")
+"""The files of one render, in the order video, thumbnail, spritesheet."""
+BUSY_TIMEOUT_MS = 10_000
+CACHE_LIMIT = 4096
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    seconds INTEGER NOT NULL,
+    billed_seconds INTEGER NOT NULL,
+    size TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    duration REAL NOT NULL,
+    ttl REAL NOT NULL,
+    source_video_id TEXT,
+    remixed_from_video_id TEXT,
+    extension_steps INTEGER NOT NULL DEFAULT 0,
+    failure_code TEXT,
+    failure_message TEXT,
+    rendered_at REAL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    purged_at REAL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS scenes (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start REAL NOT NULL,
+    prompt TEXT NOT NULL,
+    ref TEXT,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refs (sha TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    filename TEXT,
+    content_type TEXT,
+    data BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+"""
+
+_JOB_COLUMNS = (
+    "seq, id, kind, model_name, spec, seconds, billed_seconds, size, prompt, created_at, duration, ttl, "
+    "source_video_id, remixed_from_video_id, extension_steps, failure_code, failure_message, rendered_at, "
+    "purged_at, deleted"
+)
 
 
 def new_id(prefix: str) -> str:
@@ -33,9 +106,9 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
-    """One video job. Fields set after creation (render result, deletion) change only under the store lock."""
+    """One video job as persisted: a snapshot; changes go through the store and are seen on the next read."""
 
     id: str
     kind: JobKind
@@ -45,24 +118,32 @@ class Job:
     billed_seconds: int
     size: Size
     prompt: str
-    scenes: tuple[Scene, ...]
     created_at: float
+    duration: float
+    """Wall seconds from creation to completion, fixed when the job was accepted (the time scale of then)."""
+    ttl: float
+    """Seconds the content stays downloadable after completion."""
     seq: int = 0
     source_video_id: str | None = None
     remixed_from_video_id: str | None = None
     extension_steps: int = 0
     failure: Failure | None = None
     rendered_at: float | None = None
-    assets: Assets | None = None
+    purged_at: float | None = None
+    """When the render's files were removed (expired, or the storage bound needed the room)."""
     deleted: bool = False
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def cost_usd(self) -> float | None:
         return self.spec.cost(self.billed_seconds, str(self.size))
 
-    def phase(self, now: float, duration: float) -> Phase:
-        return phase_at(now, self.created_at, duration, self.rendered_at, self.failure)
+    def phase(self, now: float) -> Phase:
+        return phase_at(now, self.created_at, self.duration, self.rendered_at, self.failure)
+
+    @property
+    def render_pending(self) -> bool:
+        """Not rendered yet (nor refused): some process still has to render it."""
+        return self.rendered_at is None and not self.deleted
 
 
 @dataclass(frozen=True)
@@ -143,101 +224,418 @@ class StoredFile:
     created_at: float
 
 
-class JobStore:
-    """All jobs in creation order, by id; uploaded files; request counts."""
+@dataclass(frozen=True)
+class Cleanup:
+    """What one cleanup pass removed."""
 
-    def __init__(self, clock: Clock = time.time) -> None:
+    jobs_removed: tuple[str, ...] = ()
+    """Jobs forgotten entirely (older than the maximum age): the API answers 404 for them now."""
+    renders_removed: tuple[str, ...] = ()
+    """Jobs whose files were removed (expired, or the oldest when the folder was over its size bound)."""
+    bytes_freed: int = 0
+
+
+def _size(text: str) -> Size:
+    width, _, height = text.partition("x")
+    return Size(int(width), int(height))
+
+
+class JobStore:
+    """All jobs in creation order, by id; uploaded files; request counts (these per process, in memory)."""
+
+    def __init__(self, directory: Path, clock: Clock = time.time) -> None:
         self.clock = clock
+        self.directory = directory
+        self.renders = directory / RENDERS_DIR
+        self.locks = directory / LOCKS_DIR
+        self.tmp = directory / TMP_DIR
+        for folder in (self.renders, self.locks, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self._jobs: dict[str, Job] = {}
-        self._files: dict[str, StoredFile] = {}
         self._requests: Counter[str] = Counter()
-        self._seq = 0
+        self._specs: dict[str, ModelSpec] = {}
+        self._cache: dict[object, Any] = {}
+        """Jobs and list pages read since the database last changed (see `_fresh`)."""
+        self._cache_version = -1
+        self._db = sqlite3.connect(
+            directory / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        with self._write() as db:
+            db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            try:
+                yield self._db
+            finally:
+                self._cache.clear()
+
+    def _fresh(self) -> dict[object, Any]:
+        """The read cache, emptied if another connection (any process) committed since it was filled.
+
+        `PRAGMA data_version` changes exactly when another connection commits; this connection's own writes
+        empty the cache themselves. Retrieve and list then cost a dict lookup instead of a query and a parse.
+        Call with the lock held.
+        """
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._cache_version or len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()
+            self._cache_version = version
+        return self._cache
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction: taken at once (IMMEDIATE) so concurrent writers queue, never deadlock."""
+        with self.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._cache.clear()
+            self._db.execute("COMMIT")
+
+    # -- paths -------------------------------------------------------------------------------------
+
+    def render_paths(self, video_id: str) -> tuple[Path, Path, Path]:
+        """Where a job's video, thumbnail and spritesheet are once rendered."""
+        video, thumbnail, spritesheet = (self.renders / f"{video_id}.{ext}" for ext in EXTENSIONS)
+        return video, thumbnail, spritesheet
+
+    def remove_render(self, video_id: str) -> int:
+        """Remove a job's files (and any half-done render); the bytes freed."""
+        freed = 0
+        for path in self.render_paths(video_id):
+            with contextlib.suppress(FileNotFoundError):
+                freed += path.stat().st_size
+                path.unlink()
+        _remove_tree(self.tmp / video_id)
+        return freed
+
+    @contextlib.contextmanager
+    def render_lock(self, video_id: str) -> Iterator[bool]:
+        """Try to take the job's cross-process render lock (a `flock` on a lock file) without waiting.
+
+        Yields whether it was taken. The kernel drops the lock when its holder exits, even by a crash, so a
+        render left unfinished by a dead process is picked up by the next one that asks.
+        """
+        path = self.locks / f"{video_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def drop_lock_file(self, video_id: str) -> None:
+        """Remove the lock file of a job that needs no render any more (call while holding its lock)."""
+        (self.locks / f"{video_id}.lock").unlink(missing_ok=True)
+
+    # -- jobs --------------------------------------------------------------------------------------
 
     def count_request(self, route: RouteName) -> None:
         with self.lock:
             self._requests[route] += 1
 
-    def add(self, job: Job) -> Job:
-        """Accept (and so bill) a job."""
+    def add(self, job: Job, scenes: tuple[Scene, ...]) -> Job:
+        """Accept (and so bill) a job; returns it with its sequence number."""
+        refs = [(hashlib.sha256(s.reference).hexdigest(), s.reference) if s.reference else None for s in scenes]
+        failure = job.failure
+        with self._transaction() as db:
+            for ref in refs:
+                if ref is not None:
+                    db.execute("INSERT OR IGNORE INTO refs (sha, data) VALUES (?, ?)", ref)
+            cursor = db.execute(
+                "INSERT INTO jobs (id, kind, model_name, spec, seconds, billed_seconds, size, prompt, created_at, "
+                "duration, ttl, source_video_id, remixed_from_video_id, extension_steps, failure_code, "
+                "failure_message, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    job.kind,
+                    job.model_name,
+                    job.spec.model_dump_json(),
+                    job.seconds,
+                    job.billed_seconds,
+                    str(job.size),
+                    job.prompt,
+                    job.created_at,
+                    job.duration,
+                    job.ttl,
+                    job.source_video_id,
+                    job.remixed_from_video_id,
+                    job.extension_steps,
+                    failure.code if failure else None,
+                    failure.message if failure else None,
+                    job.rendered_at,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO scenes (job_id, idx, start, prompt, ref) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (job.id, index, scene.start, scene.prompt, ref[0] if ref else None)
+                    for index, (scene, ref) in enumerate(zip(scenes, refs, strict=True))
+                ],
+            )
+            seq = cursor.lastrowid
+        assert seq is not None
+        return replace(job, seq=seq)
+
+    def _spec(self, text: str) -> ModelSpec:
+        spec = self._specs.get(text)
+        if spec is None:
+            spec = self._specs[text] = ModelSpec.model_validate_json(text)
+        return spec
+
+    def _job(self, row: tuple[Any, ...]) -> Job:
+        (seq, video_id, kind, model_name, spec, seconds, billed, size, prompt, created_at, duration, ttl) = row[:12]
+        (source, remixed, steps, failure_code, failure_message, rendered_at, purged_at, deleted) = row[12:]
+        return Job(
+            id=video_id,
+            kind=kind,
+            model_name=model_name,
+            spec=self._spec(spec),
+            seconds=seconds,
+            billed_seconds=billed,
+            size=_size(size),
+            prompt=prompt,
+            created_at=created_at,
+            duration=duration,
+            ttl=ttl,
+            seq=seq,
+            source_video_id=source,
+            remixed_from_video_id=remixed,
+            extension_steps=steps,
+            failure=Failure(failure_code, failure_message) if failure_code is not None else None,
+            rendered_at=rendered_at,
+            purged_at=purged_at,
+            deleted=bool(deleted),
+        )
+
+    def find(self, video_id: str) -> Job | None:
+        """The job as persisted now, deleted or not; None when it was never accepted or has been cleaned up."""
         with self.lock:
-            self._seq += 1
-            job.seq = self._seq
-            self._jobs[job.id] = job
+            cache = self._fresh()
+            job: Job | None = cache.get(video_id)
+            if job is None:
+                row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (video_id,)).fetchone()
+                if row is None:
+                    return None
+                job = cache[video_id] = self._job(row)
             return job
 
     def get(self, video_id: str) -> Job:
         """A live job, or the API's 404."""
+        job = self.find(video_id)
+        if job is None or job.deleted:
+            raise errors.video_not_found(video_id)
+        return job
+
+    def scenes(self, video_id: str) -> tuple[Scene, ...]:
         with self.lock:
-            job = self._jobs.get(video_id)
-            if job is None or job.deleted:
-                raise errors.video_not_found(video_id)
-            return job
+            rows = self._db.execute(
+                "SELECT s.start, s.prompt, r.data FROM scenes s LEFT JOIN refs r ON r.sha = s.ref "
+                "WHERE s.job_id = ? ORDER BY s.idx",
+                (video_id,),
+            ).fetchall()
+        return tuple(Scene(start, prompt, data) for start, prompt, data in rows)
 
     def page(self, after: str | None, limit: int, order: ListOrder) -> tuple[list[Job], bool]:
         """Live jobs after the cursor in the given order, and whether more follow."""
         with self.lock:
-            jobs = sorted(self._jobs.values(), key=lambda j: j.seq, reverse=order == "desc")
+            cache = self._fresh()
+            key = ("page", after, limit, order)
+            cached: tuple[list[Job], bool] | None = cache.get(key)
+            if cached is not None:
+                return cached
+            clauses, params = ["deleted = 0"], []
             if after is not None:
-                cursor = self._jobs.get(after)
+                cursor = self._db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
                 if cursor is None:
                     raise errors.video_not_found(after, param="after")
-                jobs = [j for j in jobs if (j.seq > cursor.seq if order == "asc" else j.seq < cursor.seq)]
-            live = [j for j in jobs if not j.deleted]
-            return live[:limit], len(live) > limit
+                clauses.append("seq > ?" if order == "asc" else "seq < ?")
+                params.append(cursor[0])
+            direction = "ASC" if order == "asc" else "DESC"
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq {direction} LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+            jobs = [self._job(row) for row in rows]
+            page = cache[key] = (jobs[:limit], len(jobs) > limit)
+        return page
 
-    def mark_deleted(self, job: Job) -> None:
-        with self.lock:
-            job.deleted = True
-            job.cancel.set()
+    def mark_deleted(self, video_id: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE jobs SET deleted = 1, bytes = 0 WHERE id = ?", (video_id,))
 
-    def unfinished(self, duration: float) -> int:
+    def set_rendered(self, video_id: str, rendered_at: float, failure: Failure | None, size: int) -> bool:
+        """Record a finished render; False when the job is gone, deleted or already rendered (keep nothing)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET rendered_at = ?, failure_code = ?, failure_message = ?, bytes = ? "
+                "WHERE id = ? AND rendered_at IS NULL AND deleted = 0",
+                (rendered_at, failure.code if failure else None, failure.message if failure else None, size, video_id),
+            )
+            return cursor.rowcount == 1
+
+    def unfinished(self) -> int:
         now = self.clock()
         with self.lock:
-            return sum(1 for j in self._jobs.values() if not j.deleted and not j.phase(now, duration).finished)
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE deleted = 0 AND "
+                "(rendered_at IS NULL OR MAX(created_at + duration, rendered_at) > ?)",
+                (now,),
+            ).fetchone()
+        return int(row[0])
 
-    def clear(self) -> list[Job]:
-        """Forget every job, file and request count; returns the jobs forgotten (to cancel and clean up)."""
+    def pending_renders(self) -> list[str]:
+        """Jobs nobody has rendered yet, oldest first."""
         with self.lock:
-            jobs = list(self._jobs.values())
-            self._jobs.clear()
-            self._files.clear()
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE rendered_at IS NULL AND deleted = 0 ORDER BY seq"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def clear(self) -> list[str]:
+        """Forget every job, file and request count; returns the ids forgotten (to cancel and clean up)."""
+        with self._transaction() as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM jobs").fetchall()]
+            for table in ("jobs", "scenes", "refs", "files"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM sqlite_sequence WHERE name = 'jobs'")
+        with self.lock:
             self._requests.clear()
-            return jobs
-
-    def all_jobs(self) -> list[Job]:
-        with self.lock:
-            return list(self._jobs.values())
+        return ids
 
     def add_file(self, upload: Upload, purpose: str) -> StoredFile:
         stored = StoredFile(id=f"file-{secrets.token_hex(12)}", upload=upload, purpose=purpose, created_at=self.clock())
-        with self.lock:
-            self._files[stored.id] = stored
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO files (id, purpose, filename, content_type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (stored.id, purpose, upload.filename, upload.content_type, upload.data, stored.created_at),
+            )
         return stored
 
     def file_bytes(self, file_id: str) -> bytes | None:
         with self.lock:
-            stored = self._files.get(file_id)
-            return stored.upload.data if stored else None
+            row = self._db.execute("SELECT data FROM files WHERE id = ?", (file_id,)).fetchone()
+        return bytes(row[0]) if row is not None else None
 
-    def snapshot(self, duration: float) -> SandboxState:
+    def stored_bytes(self) -> int:
+        """Bytes of renders on disk, as recorded."""
+        with self.lock:
+            return int(self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM jobs").fetchone()[0])
+
+    def snapshot(self) -> SandboxState:
         now = self.clock()
         with self.lock:
-            records = tuple(
-                JobRecord(
-                    id=j.id,
-                    kind=j.kind,
-                    model=j.model_name,
-                    seconds=j.seconds,
-                    billed_seconds=j.billed_seconds,
-                    cost_usd=j.cost_usd,
-                    size=str(j.size),
-                    prompt=j.prompt,
-                    created_at=j.created_at,
-                    status=j.phase(now, duration).status,
-                    source_video_id=j.source_video_id,
-                    deleted=j.deleted,
-                )
-                for j in sorted(self._jobs.values(), key=lambda j: j.seq)
+            rows = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY seq").fetchall()
+            jobs = [self._job(row) for row in rows]
+            requests = dict(self._requests)
+        records = tuple(
+            JobRecord(
+                id=j.id,
+                kind=j.kind,
+                model=j.model_name,
+                seconds=j.seconds,
+                billed_seconds=j.billed_seconds,
+                cost_usd=j.cost_usd,
+                size=str(j.size),
+                prompt=j.prompt,
+                created_at=j.created_at,
+                status=j.phase(now).status,
+                source_video_id=j.source_video_id,
+                deleted=j.deleted,
             )
-            return SandboxState(jobs=records, requests=dict(self._requests))
+            for j in jobs
+        )
+        return SandboxState(jobs=records, requests=requests)
+
+    # -- bounds ------------------------------------------------------------------------------------
+
+    def cleanup(self, max_age_seconds: float, max_bytes: int) -> Cleanup:
+        """Keep the folder bounded: forget jobs older than the age, drop renders past their expiry, then the
+        oldest renders while the total is over `max_bytes`. Database first (one short transaction), files after:
+        a render whose row says "purged" is never served again, whoever removes its files.
+        """
+        now = self.clock()
+        with self._transaction() as db:
+            old = [row[0] for row in db.execute("SELECT id FROM jobs WHERE created_at < ?", (now - max_age_seconds,))]
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in old])
+            db.executemany("DELETE FROM scenes WHERE job_id = ?", [(i,) for i in old])
+            db.execute("DELETE FROM refs WHERE sha NOT IN (SELECT ref FROM scenes WHERE ref IS NOT NULL)")
+            db.execute("DELETE FROM files WHERE created_at < ?", (now - max_age_seconds,))
+            expired = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM jobs WHERE purged_at IS NULL AND deleted = 0 AND rendered_at IS NOT NULL "
+                    "AND failure_code IS NULL AND MAX(created_at + duration, rendered_at) + ttl <= ?",
+                    (now,),
+                )
+            ]
+            total = int(db.execute("SELECT COALESCE(SUM(bytes), 0) FROM jobs").fetchone()[0])
+            total -= int(
+                db.execute(
+                    f"SELECT COALESCE(SUM(bytes), 0) FROM jobs WHERE id IN ({','.join('?' * len(expired))})",
+                    expired,
+                ).fetchone()[0]
+            )
+            over: list[str] = []
+            if total > max_bytes:
+                for video_id, size in db.execute(
+                    "SELECT id, bytes FROM jobs WHERE purged_at IS NULL AND bytes > 0 ORDER BY seq"
+                ):
+                    if total <= max_bytes:
+                        break
+                    if video_id not in expired:
+                        over.append(video_id)
+                        total -= size
+            purged = [*expired, *over]
+            db.executemany("UPDATE jobs SET purged_at = ?, bytes = 0 WHERE id = ?", [(now, i) for i in purged])
+        freed = 0
+        for video_id in [*old, *purged]:
+            freed += self.remove_render(video_id)
+        for video_id in old:
+            self.drop_lock_file(video_id)
+        return Cleanup(jobs_removed=tuple(old), renders_removed=tuple(purged), bytes_freed=freed)
+
+    def sweep(self, grace_seconds: float) -> int:
+        """Remove files no live render owns (left by a crash or by another process's reset), if older than the
+        grace period (a render moves its files in just before recording itself). Returns how many."""
+        with self.lock:
+            live = {
+                row[0]
+                for row in self._db.execute(
+                    "SELECT id FROM jobs WHERE deleted = 0 AND purged_at IS NULL AND "
+                    "(rendered_at IS NULL OR failure_code IS NULL)"
+                )
+            }
+        cutoff = time.time() - grace_seconds
+        removed = 0
+        for folder in (self.renders, self.tmp, self.locks):
+            for path in folder.iterdir():
+                stem = path.name.split(".", 1)[0]
+                if stem in live:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if path.lstat().st_mtime < cutoff:
+                        _remove_tree(path) if path.is_dir() else path.unlink()
+                        removed += 1
+        return removed
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 Started lazily, on the first call that needs it, so `tools/list` and `validate_params` never pay for
 importing `openai` or starting the sandbox's HTTP server; started once, then shared by every call.
+
+The embedded sandbox keeps its jobs and renders under `SORA_MCP_HOME/sandbox`, so a job created by one server
+process can be retrieved, downloaded, remixed or deleted by the next (hosts that start a process per tool call).
+Each process still has its own random API key: the jobs are not tied to it.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import anyio
 import anyio.to_thread
@@ -30,6 +35,18 @@ class Connection:
     """'sandbox' or 'provider (<base url>)': every answer says which backend served it."""
     base_url: str
     sandbox: SandboxServer | None = None
+
+    def asset_path(self, video_id: str, variant: Literal["video", "thumbnail", "spritesheet"]) -> Path | None:
+        """The embedded sandbox's finished file for a job (hard-link it, don't copy it); None on a provider."""
+        return self.sandbox.asset_path(video_id, variant) if self.sandbox is not None else None
+
+
+class ProviderBackend(Protocol):
+    """What the video service needs of a backend: a shared connection, opened on demand and closed at the end."""
+
+    async def connect(self) -> Connection: ...
+
+    async def close(self) -> None: ...
 
 
 class Backend:
