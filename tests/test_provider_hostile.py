@@ -14,9 +14,10 @@ import httpx2
 import pytest
 
 from sora_mcp.assets import check_image_asset
+from sora_mcp.catalog import load_builtin
 from sora_mcp.errors import SoraMcpError
 from sora_mcp.jobs.downloads import download_once
-from sora_mcp.sandbox import SandboxServer
+from sora_mcp.sandbox import SandboxConfig, SandboxServer
 from sora_mcp.videos.provider import (
     RETRY_AFTER_MAX_SECONDS,
     JobSnapshot,
@@ -27,11 +28,22 @@ from sora_mcp.videos.provider import (
     safe_video_id,
 )
 from tests.fault_proxy import Fault, FaultProxy
-from tests.videos_support import CANARY_KEY
 
 pytestmark = pytest.mark.anyio
 
+CANARY_KEY = "sk-canary-7d41e9b2c8a05f36e1d9"
+"""The only key the sandbox accepts, and what a hostile provider echoes back."""
 ORDER: dict[str, Any] = {"model": "sora-2", "prompt": "a lighthouse at dusk", "seconds": "4", "size": "1280x720"}
+
+
+@pytest.fixture
+def provider_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    """The real provider of these tests: a sandbox on loopback that accepts only the canary key."""
+    config = SandboxConfig(
+        catalog=load_builtin("apiyi"), api_key=CANARY_KEY, time_scale=0.05, storage_dir=tmp_path / "provider-storage"
+    )
+    with SandboxServer(config) as server:
+        yield server
 
 
 @pytest.fixture

@@ -581,7 +581,7 @@ class VideoProvider:
             try:
                 return await self._attempt(call, remaining, what=what, creating=False, timeout=deadline.timeout)
             except ProviderError as error:
-                if not error.transient or error.code == "timeout" or attempt + 1 >= self._retry.attempts:
+                if not error.transient or attempt + 1 >= self._retry.attempts:
                     raise
                 remaining = deadline.remaining()
                 delay = self._retry.delay(attempt, error.retry_after, remaining)
