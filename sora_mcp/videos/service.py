@@ -28,7 +28,7 @@ from sora_mcp.api_errors import ApiError
 from sora_mcp.catalog import ModelSpec
 from sora_mcp.errors import ErrorInfo, ErrorStage, ToolError
 from sora_mcp.jobs.budget import BudgetExceeded, BudgetSnapshot
-from sora_mcp.jobs.downloads import Body, DownloadError, download_once
+from sora_mcp.jobs.downloads import Body, DownloadError, contained, download_once, remove_leftover_parts
 from sora_mcp.jobs.ledger import JobKind, JobRecord, Ledger, LedgerConflict, request_fingerprint
 from sora_mcp.jobs.polling import PollPolicy, RetrieveGate
 from sora_mcp.request_schema import VideoSpec
@@ -48,6 +48,9 @@ MAX_WAIT_SECONDS = 45.0
 DEFAULT_WAIT_SECONDS = 3.0
 """The OpenAI Agents SDK cuts a tool call at 5 s by default: a 3 s wait returns a job id, never a timeout."""
 CREATE_TIMEOUT_SECONDS = 40.0
+LIST_TIMEOUT_SECONDS = 10.0
+DOWNLOAD_TIMEOUT_SECONDS = 20.0
+"""Bounds opening a download and each read of its body, not the whole transfer."""
 RECONCILE_WINDOW_SECONDS = 600.0
 RETRIEVE_INTERVAL_SECONDS = 1.0
 """At most one retrieve per job per second, across every caller in every process sharing the ledger."""
@@ -123,6 +126,10 @@ class VideoService:
         connection = await self.backend.connect()
         if not self._resumed:
             self._resumed = True
+            try:
+                await anyio.to_thread.run_sync(remove_leftover_parts, self.runtime.settings.output_dir)
+            except OSError as exc:  # a read-only folder is reported when a download needs it
+                logger.warning("could not clean partial downloads in the output folder: %s", exc)
             with anyio.move_on_after(10):
                 await self._reconcile_unresolved(connection)
         return connection
@@ -398,16 +405,19 @@ class VideoService:
         provider = connection.provider
         if order.kind == "remix":
             assert order.parent_video_id is not None
-            return await provider.remix(order.parent_video_id, order.prompt)
+            return await provider.remix(order.parent_video_id, order.prompt, timeout=CREATE_TIMEOUT_SECONDS)
         if order.kind == "extend":
             assert order.parent_video_id is not None
-            return await provider.extend(order.parent_video_id, order.prompt, order.wire_seconds)
+            return await provider.extend(
+                order.parent_video_id, order.prompt, order.wire_seconds, timeout=CREATE_TIMEOUT_SECONDS
+            )
         return await provider.create(
             model=order.model,
             prompt=order.prompt,
             seconds=order.wire_seconds,
             size=order.size,
             reference=order.reference,
+            timeout=CREATE_TIMEOUT_SECONDS,
         )
 
     async def _attach(self, record: JobRecord, snapshot: JobSnapshot) -> JobRecord | None:
@@ -445,7 +455,7 @@ class VideoService:
     async def _find_own(self, connection: Connection, record: JobRecord) -> tuple[JobSnapshot | None, bool]:
         """(our job among the provider's newest ones unless another record claimed it, whether listing worked)."""
         try:
-            recent = await connection.provider.recent(limit=50)
+            recent = await connection.provider.recent(limit=50, timeout=LIST_TIMEOUT_SECONDS)
         except ProviderError as exc:
             logger.warning("cannot list recent jobs to reconcile: %s", exc.error.message)
             return None, False
@@ -503,8 +513,11 @@ class VideoService:
             fix="Call list_videos to see the jobs this server knows.",
         )
 
-    async def refresh(self, record: JobRecord) -> JobRecord:
-        """One retrieve (shared with concurrent callers, at most once a second per job) merged into the ledger."""
+    async def refresh(self, record: JobRecord, timeout: float = 10.0) -> JobRecord:
+        """One retrieve (shared with concurrent callers, at most once a second per job) merged into the ledger.
+
+        `timeout` bounds the provider call; a caller that joins another's retrieve waits at most as long.
+        """
         if record.video_id is None:
             if record.status not in ("creating", "unknown"):
                 return record
@@ -517,7 +530,7 @@ class VideoService:
         async def retrieve() -> JobSnapshot | None:
             if not await self.ledger.claim_retrieve(video_id, RETRIEVE_INTERVAL_SECONDS):
                 return None  # another process asked a moment ago: its answer is in the ledger
-            return await connection.provider.retrieve(video_id)
+            return await connection.provider.retrieve(video_id, timeout=timeout)
 
         try:
             snapshot = await self.gate.fetch(video_id, retrieve)
@@ -538,8 +551,9 @@ class VideoService:
         deadline = anyio.current_time() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
         attempt = 0
         while True:
-            with anyio.move_on_after(max(1.0, deadline - anyio.current_time())):
-                record = await self.refresh(record)
+            budget = max(1.0, deadline - anyio.current_time())
+            with anyio.move_on_after(budget + 0.5):
+                record = await self.refresh(record, timeout=budget)
             await progress(float(record.progress), f"{record.status}: {record.progress}%")
             if record.status not in _UNFINISHED:
                 return record
@@ -576,24 +590,28 @@ class VideoService:
         last: Exception | None = None
         for attempt in range(4):
             try:
-                async with connection.provider.download(video_id, variant) as stream:
+                async with connection.provider.download(video_id, variant, timeout=DOWNLOAD_TIMEOUT_SECONDS) as stream:
                     media_type = stream.content_type.split(";")[0].strip()
-                    dest = out_dir / (stem + _EXTENSIONS.get(media_type, _DEFAULT_EXTENSION[variant]))
+                    dest = contained(out_dir, stem + _EXTENSIONS.get(media_type, _DEFAULT_EXTENSION[variant]))
                     body = Body(stream.chunks, stream.content_length)
 
                     @asynccontextmanager
                     async def opened(body: Body = body) -> AsyncIterator[Body]:
                         yield body
 
-                    result = await download_once(dest, opened, expected_size=stream.content_length)
+                    result = await download_once(dest, opened, expected_size=stream.content_length, within=out_dir)
                     return result.path
             except ProviderError as exc:
                 if not exc.transient:
                     raise
                 last = exc
+            except DownloadError as exc:
+                if exc.code in ("disk_error", "unsafe_path"):
+                    raise self._storage_failure(exc, record) from None
+                last = exc
             except OSError as exc:
                 raise self._storage_failure(exc, record) from None
-            except (DownloadError, httpx2.HTTPError) as exc:
+            except httpx2.HTTPError as exc:
                 last = exc
             logger.info("download of %s %s failed (%s); retrying", video_id, variant, last)
             await anyio.sleep(0.5 * (2**attempt))
@@ -605,12 +623,15 @@ class VideoService:
             status=None,
         )
 
-    def _storage_failure(self, exc: OSError, record: JobRecord) -> ToolError:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    def _storage_failure(self, exc: OSError | DownloadError, record: JobRecord) -> ToolError:
         folder = self.runtime.settings.output_dir
+        if isinstance(exc, DownloadError):
+            reason = str(exc).rstrip(".")
+        else:
+            reason = (os.strerror(exc.errno) if exc.errno else str(exc)) + f" in {folder}"
         return self._refuse(
             "storage",
-            f"{reason} in {folder}: the video is done at the provider but could not be saved. The job is kept.",
+            f"{reason}: the video is done at the provider but could not be saved. The job is kept.",
             code="storage_error",
             fix=f"Free space in (or fix the permissions of) {folder}, then call get_video_status again.",
             record=record,
@@ -718,7 +739,7 @@ class VideoService:
             )
         connection = await self.connection()
         try:
-            await connection.provider.delete(record.video_id)
+            await connection.provider.delete(record.video_id, timeout=15.0)
         except ProviderError as exc:
             if exc.status != 404:
                 raise self._provider_failure(exc, record) from None
