@@ -283,14 +283,23 @@ def _release_flock(path: Path, fd: int) -> None:
 
 @asynccontextmanager
 async def _process_lock(dest: Path) -> AsyncIterator[None]:
-    """Exclusive across processes for `dest` (no-op without flock). Waits by polling, so it stays cancellable."""
+    """Exclusive across processes for `dest` (no-op without flock).
+
+    Each try is a non-blocking `flock` made on the event loop itself (never in a worker thread, where a
+    cancellation could strand an acquired lock); between tries it sleeps, so waiting stays cancellable.
+    """
     if fcntl is None:
         yield
         return
     path = _lock_path(dest)
     pause = 0.005
     while True:
-        fd = await _on_disk(dest.parent, _try_flock, path)
+        try:
+            fd = _try_flock(path)
+        except OSError as exc:
+            if exc.errno in _DISK_ERRNOS or isinstance(exc, PermissionError):
+                raise disk_error(exc, dest.parent) from exc
+            raise
         if fd is not None:
             break
         await anyio.sleep(pause)
@@ -298,8 +307,7 @@ async def _process_lock(dest: Path) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_release_flock, path, fd)
+        _release_flock(path, fd)
 
 
 _PART = re.compile(r"\.(?P<name>.+)\.[^.]+\.part")
