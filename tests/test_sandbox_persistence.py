@@ -165,6 +165,20 @@ def test_a_render_cut_short_by_a_stop_is_finished_by_the_next_server(tmp_path: P
     assert list((tmp_path / "tmp").iterdir()) == [] and list((tmp_path / "locks").iterdir()) == []
 
 
+def test_progress_carries_on_from_the_persisted_creation_time(tmp_path: Path) -> None:
+    with SandboxServer(config(tmp_path, "k", time_scale=1.0, job_seconds=2.0)) as first:
+        created = client_for(first, "k").videos.create(prompt="two seconds", seconds="4", size="1280x720")
+        time.sleep(0.8)
+    with SandboxServer(config(tmp_path, "k", time_scale=0.01)) as second:  # another scale: the job keeps its own
+        client = client_for(second, "k")
+        resumed = client.videos.retrieve(created.id)
+        finished = wait_done(client, created.id)
+
+    assert created.status == "queued"
+    assert resumed.status == "in_progress" and 40 <= resumed.progress < 99
+    assert finished.completed_at is not None and finished.completed_at >= created.created_at + 2
+
+
 def test_two_servers_at_once_render_each_job_once(tmp_path: Path) -> None:
     """The second server is asked about a job the first is still rendering, and about one the first has queued
     behind it: the first job is rendered by its owner only, the queued one by whoever gets its lock first."""

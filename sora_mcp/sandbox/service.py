@@ -265,8 +265,10 @@ class SandboxService:
             remove_tree(work)
             return
         except Exception:
-            log.exception("sandbox render of %s failed", video_id)
             remove_tree(work)
+            if cancel.is_set():  # e.g. a reset removed the folder under it: cancelled, not failed
+                return
+            log.exception("sandbox render of %s failed", video_id)
             store.set_rendered(video_id, store.clock(), Failure("internal_error", RENDER_FAILED), 0)
             store.drop_lock_file(video_id)
             return
