@@ -15,8 +15,11 @@ _IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "MPO"})
 
 
 def _megabytes(limit: int) -> str:
-    value = limit / (1024 * 1024)
-    return f"{value:g} MB" if value >= 1 else f"{limit} bytes"
+    """`20 MB` for both 20_000_000 and 20 << 20 (whichever unit divides the limit), `1.5 MB`, `100 bytes`."""
+    if limit < 1_000_000:
+        return f"{limit} bytes"
+    value = limit / (1 << 20) if limit % (1 << 20) == 0 else limit / 1_000_000
+    return f"{round(value, 1):g} MB"
 
 
 def check_image_asset(path: Path, *, max_bytes: int, max_pixels: int) -> str | None:

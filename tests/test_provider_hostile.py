@@ -610,6 +610,8 @@ def test_check_image_asset_names_megabytes(tmp_path: Path) -> None:
     big = tmp_path / "big.webp"
     big.write_bytes(b"\0" * (2 * 1024 * 1024 + 1))
     assert check_image_asset(big, max_bytes=2 * 1024 * 1024, max_pixels=1) == "over 2 MB"
+    assert check_image_asset(big, max_bytes=2_000_000, max_pixels=1) == "over 2 MB"
+    assert check_image_asset(big, max_bytes=1_500_000, max_pixels=1) == "over 1.5 MB"
 
 
 @pytest.mark.parametrize(("hint", "expected"), [("garbage", None), ("-5", None), ("inf", None), ("1e300", 3_600_000.0)])
