@@ -54,7 +54,7 @@ def wire_size(result: CallToolResult) -> int:
 
 def structured(result: CallToolResult) -> dict[str, Any]:
     assert result.structured_content is not None, text_of(result)
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 SORA2_4S = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
