@@ -18,7 +18,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError as SdkToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from sora_mcp.contract import ArgumentContract
 from sora_mcp.errors import ErrorInfo, SoraMcpError
@@ -74,6 +74,16 @@ class ContractTool(Tool):
             logger.info("tool %s refused its arguments: %s", self.name, refusal.param)
             return error_result(refusal, self._scrubbers[0] if self._scrubbers else _no_scrub)
         scrub = self._scrubbers[0] if self._scrubbers else _no_scrub
+        unreadable = _lone_surrogate(arguments)
+        if unreadable is not None:
+            info = ErrorInfo(
+                stage="request",
+                message=f"'{unreadable}' contains characters that are not valid Unicode text (a lone surrogate).",
+                code="invalid_text",
+                param=unreadable,
+                fix=f"Send {unreadable} as plain UTF-8 text.",
+            )
+            return error_result(info, scrub)
         try:
             with anyio.fail_after(CALL_BOUND_SECONDS):
                 return await super().run(arguments, context, convert_result)
@@ -91,6 +101,16 @@ class ContractTool(Tool):
     def _problem(self, cause: BaseException) -> ErrorInfo:
         if isinstance(cause, SoraMcpError):
             return cause.problem()
+        if isinstance(cause, ValidationError):  # the schema admitted it; the function's types did not
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in cause.errors()})
+            logger.warning("tool %s: schema-valid arguments refused by its signature: %s", self.name, fields)
+            return ErrorInfo(
+                stage="request",
+                message=f"These arguments could not be read: {', '.join(fields)}.",
+                code="invalid_value",
+                param=fields[0] if fields else None,
+                fix="Send the values in the types the tool's input schema gives.",
+            )
         logger.error("tool %s failed unexpectedly", self.name, exc_info=cause)
         return ErrorInfo(
             stage="internal",
@@ -98,6 +118,27 @@ class ContractTool(Tool):
             code="internal_error",
             fix="Try again; if it keeps failing, report it with the server's log (stderr).",
         )
+
+
+def _lone_surrogate(value: object, path: str = "") -> str | None:
+    """The argument path of the first string that is not valid Unicode, if any (JSON allows `\\ud800`)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(arguments)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, path) or _lone_surrogate(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}.{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def build_tool(spec: ToolSpec, scrub: Scrub = _no_scrub) -> ContractTool:
