@@ -47,11 +47,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VideoVariant = Literal["video", "thumbnail", "spritesheet"]
-JobStatus = Literal["queued", "in_progress", "completed", "failed", "expired"]
+ProviderStatus = Literal["queued", "in_progress", "completed", "failed", "expired"]
 """The ledger's provider-side statuses; every provider status is mapped onto one of these or refused."""
 _T = TypeVar("_T")
 
-STATUS_ALIASES: Mapping[str, JobStatus] = {
+STATUS_ALIASES: Mapping[str, ProviderStatus] = {
     "queued": "queued",
     "pending": "queued",
     "in_progress": "in_progress",
@@ -327,7 +327,7 @@ class JobSnapshot:
     """
 
     id: str
-    status: JobStatus
+    status: ProviderStatus
     progress: int
     model: str
     seconds: int
