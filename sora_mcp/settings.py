@@ -7,13 +7,14 @@ questions about MCP servers are "which key / which folder did it actually use?".
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 Backend = Literal["sandbox", "provider"]
 Source = Literal["flag", "env", "default", "derived"]
+_T = TypeVar("_T")
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -43,6 +44,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("home", "SORA_MCP_HOME", "--home", "data directory for the job ledger"),
     Option("output_dir", "SORA_MCP_OUTPUT_DIR", "--output-dir", "where videos, thumbnails and fitted images go"),
     Option("daily_budget_usd", "SORA_MCP_DAILY_BUDGET_USD", "--daily-budget", "USD per day; 0 forbids creating"),
+    Option(
+        "sandbox_daily_budget_usd",
+        "SORA_MCP_SANDBOX_DAILY_BUDGET_USD",
+        "--sandbox-daily-budget",
+        "USD per day of simulated sandbox renders, counted apart from real spend",
+    ),
+    Option(
+        "duplicate_window_seconds",
+        "SORA_MCP_DUPLICATE_WINDOW_SECONDS",
+        "--duplicate-window",
+        "seconds an identical create returns the earlier job instead of paying again; 0 turns it off",
+    ),
     Option("allowed_dirs", "SORA_MCP_ALLOWED_DIRS", "--allowed-dirs", "directories input images may come from"),
     Option("read_only", "SORA_MCP_READ_ONLY", "--read-only", "expose only tools annotated read-only"),
     Option("sandbox_time_scale", "SORA_MCP_SANDBOX_TIME_SCALE", "--time-scale", "sandbox job duration multiplier"),
@@ -62,13 +75,93 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("sora-mcp", appauthor=False))
 
 
-def _parse_bool(name: str, text: str) -> bool:
+class InvalidValue(ValueError):
+    """A setting's text is unusable; the message says what is wrong with it and the limit, e.g. 'must be 0 or more'."""
+
+
+def _number(text: str, what: str = "is not a number") -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidValue(what) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidValue("must be a finite number")
+    return value
+
+
+def parse_backend(text: str) -> Backend:
+    if text == "sandbox":
+        return "sandbox"
+    if text == "provider":
+        return "provider"
+    raise InvalidValue("is not a backend; use 'sandbox' or 'provider'")
+
+
+def parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise SettingsError(f"{name}='{text}' is not a boolean; use true or false")
+    raise InvalidValue("is not a boolean; use true or false")
+
+
+def parse_budget(text: str) -> float:
+    value = _number(text, "is not a number of US dollars, e.g. 10")
+    if value < 0:
+        raise InvalidValue("must be 0 or more (0 forbids creating)")
+    return value
+
+
+def parse_non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise InvalidValue("must be a finite number, 0 or more")
+    return value
+
+
+MAX_TIME_SCALE = 100.0
+
+
+def parse_time_scale(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= MAX_TIME_SCALE:
+        raise InvalidValue(
+            f"must be greater than 0 and at most {MAX_TIME_SCALE:g} (1 is real time, 0.1 ten times faster)"
+        )
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def parse_log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise InvalidValue("is not DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _text(text: str) -> str:
+    return text
+
+
+PARSERS: Mapping[str, Callable[[str], object]] = {
+    "backend": parse_backend,
+    "daily_budget_usd": parse_budget,
+    "sandbox_daily_budget_usd": parse_non_negative,
+    "duplicate_window_seconds": parse_non_negative,
+    "read_only": parse_bool,
+    "sandbox_time_scale": parse_time_scale,
+    "log_level": parse_log_level,
+}
+"""How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
+the command line so both spellings have the same limits."""
+
+
+def parser_for(name: str) -> Callable[[str], object]:
+    """The function turning one setting's text into its value; raises `InvalidValue` naming the limit."""
+    return PARSERS.get(name, _text)
 
 
 @dataclass(frozen=True)
@@ -84,6 +177,8 @@ class Settings:
     home: Path
     output_dir: Path
     daily_budget_usd: float
+    sandbox_daily_budget_usd: float
+    duplicate_window_seconds: float
     allowed_dirs: tuple[Path, ...]
     read_only: bool
     sandbox_time_scale: float
@@ -116,17 +211,19 @@ class Settings:
             sources[name] = "default"
             return None
 
+        def value(name: str, text: str, parse: Callable[[str], _T]) -> _T:
+            try:
+                return parse(text)
+            except InvalidValue as exc:
+                raise SettingsError(f"{_spelling(name, sources)}='{text}' {exc}") from None
+
         api_key = raw("api_key")
         backend_text = raw("backend")
         if backend_text is None:
             backend: Backend = "provider" if api_key else "sandbox"
             sources["backend"] = "derived"
-        elif backend_text in ("sandbox", "provider"):
-            backend = backend_text  # type: ignore[assignment]
         else:
-            raise SettingsError(
-                f"{_spelling('backend', sources)}='{backend_text}' is not a backend; use 'sandbox' or 'provider'"
-            )
+            backend = value("backend", backend_text, parse_backend)
         if backend == "provider" and not api_key:
             raise SettingsError(
                 "the provider backend needs an API key: set OPENAI_API_KEY (or --api-key), "
@@ -153,14 +250,15 @@ class Settings:
         output_dir = Path(output_text).expanduser() if output_text else _default_output_dir(home_dir)
 
         budget_text = raw("daily_budget_usd")
-        try:
-            budget = float(budget_text) if budget_text is not None else 10.0
-        except ValueError:
-            raise SettingsError(
-                f"{_spelling('daily_budget_usd', sources)}='{budget_text}' is not a number of US dollars, e.g. 10"
-            ) from None
-        if budget < 0 or budget != budget:
-            raise SettingsError(f"{_spelling('daily_budget_usd', sources)} must be 0 or more (0 forbids creating)")
+        budget = value("daily_budget_usd", budget_text, parse_budget) if budget_text is not None else 10.0
+        sandbox_text = raw("sandbox_daily_budget_usd")
+        sandbox_budget = (
+            value("sandbox_daily_budget_usd", sandbox_text, parse_non_negative) if sandbox_text is not None else 100.0
+        )
+        window_text = raw("duplicate_window_seconds")
+        duplicate_window = (
+            value("duplicate_window_seconds", window_text, parse_non_negative) if window_text is not None else 600.0
+        )
 
         dirs_text = raw("allowed_dirs")
         allowed_dirs = (
@@ -168,19 +266,13 @@ class Settings:
         )
 
         read_only_text = raw("read_only")
-        read_only = _parse_bool(_spelling("read_only", sources), read_only_text) if read_only_text else False
+        read_only = value("read_only", read_only_text, parse_bool) if read_only_text is not None else False
 
         scale_text = raw("sandbox_time_scale")
-        try:
-            time_scale = float(scale_text) if scale_text is not None else 1.0
-        except ValueError:
-            raise SettingsError(f"{_spelling('sandbox_time_scale', sources)}='{scale_text}' is not a number") from None
-        if not time_scale > 0:
-            raise SettingsError(f"{_spelling('sandbox_time_scale', sources)} must be greater than 0")
+        time_scale = value("sandbox_time_scale", scale_text, parse_time_scale) if scale_text is not None else 1.0
 
-        log_level = (raw("log_level") or "WARNING").upper()
-        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise SettingsError(f"{_spelling('log_level', sources)}='{log_level}' is not DEBUG, INFO, WARNING or ERROR")
+        level_text = raw("log_level")
+        log_level = value("log_level", level_text, parse_log_level) if level_text is not None else "WARNING"
 
         return cls(
             backend=backend,
@@ -192,6 +284,8 @@ class Settings:
             home=home,
             output_dir=output_dir,
             daily_budget_usd=budget,
+            sandbox_daily_budget_usd=sandbox_budget,
+            duplicate_window_seconds=duplicate_window,
             allowed_dirs=allowed_dirs,
             read_only=read_only,
             sandbox_time_scale=time_scale,
@@ -225,3 +319,17 @@ def mask_secret(secret: str | None) -> str:
 def _spelling(name: str, sources: Mapping[str, Source]) -> str:
     option = OPTIONS_BY_NAME[name]
     return option.flag if sources.get(name) == "flag" else option.env
+
+
+def argparse_type(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """`parse` as an argparse `type`: an `InvalidValue` becomes a one-line usage error naming the limit."""
+    import argparse
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except InvalidValue as exc:
+            raise argparse.ArgumentTypeError(f"'{text}' {exc}") from None
+
+    convert.__name__ = parse.__name__
+    return convert

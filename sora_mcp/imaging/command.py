@@ -14,8 +14,25 @@ from pathlib import Path
 
 from sora_mcp.imaging.errors import ImageInputError
 from sora_mcp.imaging.request import FIT_MODES, IMAGE_FORMATS, CropBox, FitRequest
-from sora_mcp.settings import Settings, SettingsError
+from sora_mcp.settings import InvalidValue, Settings, SettingsError, argparse_type
 from sora_mcp.sizes import Size, SizeError
+
+MAX_SIDE = 8192
+"""Largest width or height `fit --size` accepts (video sizes are at most 1792x1024)."""
+MAX_JOBS = 256
+
+
+def _whole(low: int, high: int, what: str) -> argparse._ActionType:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise InvalidValue(f"is not a whole number; {what} is {low} to {high}") from None
+        if not low <= value <= high:
+            raise InvalidValue(f"is out of range; {what} is {low} to {high}")
+        return value
+
+    return argparse_type(parse)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +53,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--crop", metavar="L,T,R,B", help="keep this part first, as fractions, e.g. 0.1,0,0.9,1")
     parser.add_argument("--format", choices=IMAGE_FORMATS, default=None, help="output format (default: keep)")
     parser.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality 1-100 (default 92)")
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_whole(1, MAX_JOBS, "the number of processes"),
+        default=os.cpu_count() or 1,
+        help=f"parallel processes, 1 to {MAX_JOBS}",
+    )
     parser.add_argument("--recursive", "-r", action="store_true", help="also fit images in sub-folders")
     parser.set_defaults(handler=run)
 
@@ -79,8 +102,11 @@ def _request(args: argparse.Namespace) -> FitRequest:
         if len(values) != 4:
             raise ImageInputError(f"--crop '{args.crop}' must be four numbers L,T,R,B, e.g. 0.1,0,0.9,1")
         crop = CropBox(*values)
+    target = Size.parse(args.size)
+    if target.width > MAX_SIDE or target.height > MAX_SIDE:
+        raise SizeError(f"--size {args.size} is too large; width and height must each be at most {MAX_SIDE}")
     return FitRequest(
-        target=Size.parse(args.size),
+        target=target,
         mode=args.mode,
         background=args.background,
         crop=crop,

@@ -16,12 +16,41 @@ from types import FrameType
 from typing import Any
 
 from sora_mcp.catalog import BUILTIN_PROFILES, CatalogError, load_builtin, load_file
+from sora_mcp.settings import InvalidValue, argparse_type, parse_time_scale
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_PROFILE = "apiyi"
+MAX_JOB_SECONDS = 3600.0
+
+
+def parse_port(text: str) -> int:
+    """A TCP port, 0 to 65535 (0 asks the system for a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise InvalidValue("is not a port number; use 0 to 65535 (0 picks a free port)") from None
+    if not 0 <= port <= 65535:
+        raise InvalidValue("is out of range; use 0 to 65535 (0 picks a free port)")
+    return port
+
+
+def parse_job_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InvalidValue("is not a number of seconds") from None
+    if not 0 <= seconds <= MAX_JOB_SECONDS:
+        raise InvalidValue(f"must be from 0 to {MAX_JOB_SECONDS:g} seconds")
+    return seconds
+
+
+def parse_api_key(text: str) -> str:
+    if not text.strip():
+        raise InvalidValue("is empty; give the key clients must send, or leave the option out to accept any key")
+    return text
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +66,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})"
+        "--port",
+        type=argparse_type(parse_port),
+        default=DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--profile",
@@ -47,10 +79,23 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--catalog", type=Path, metavar="FILE", help="a catalog file of your own (overrides --profile)")
     parser.add_argument(
-        "--time-scale", type=float, default=1.0, help="multiplier of job duration; 0.1 is ten times faster (default 1)"
+        "--time-scale",
+        type=argparse_type(parse_time_scale),
+        default=1.0,
+        help="multiplier of job duration; 0.1 is ten times faster (default 1)",
     )
-    parser.add_argument("--job-seconds", type=float, default=6.0, help="seconds a job takes before scaling (default 6)")
-    parser.add_argument("--api-key", default=None, help="accept only this bearer key (default: any non-empty key)")
+    parser.add_argument(
+        "--job-seconds",
+        type=argparse_type(parse_job_seconds),
+        default=6.0,
+        help=f"seconds a job takes before scaling, 0 to {MAX_JOB_SECONDS:g} (default 6)",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=argparse_type(parse_api_key),
+        default=None,
+        help="accept only this bearer key (default: any non-empty key)",
+    )
     parser.set_defaults(handler=run)
 
 
