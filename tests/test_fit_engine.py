@@ -146,7 +146,7 @@ def test_any_real_image_comes_out_exactly_the_target(
         lossless = fit_image(source, FitRequest(target, mode, format="png"), Path(out))  # type: ignore[arg-type]
         im = opened(lossless)
         assert im.size == (target.width, target.height)
-        tolerance = 3 if fmt != "JPEG" else 12
+        tolerance = 3 if fmt == "PNG" else 12  # lossy WebP and JPEG sources are not uniform themselves
         assert close(content_corner(im, lossless, "top_left"), (10, 120, 200), tolerance=tolerance)
 
 

@@ -145,7 +145,7 @@ async def test_model_without_size_picks_the_models_size_for_the_photos_orientati
         ({"model": "sora-9"}, "Unknown model 'sora-9'. Models of profile 'apiyi': sora-2, sora-2-pro"),
         ({}, "Give size (one of 1280x720"),
         ({"size": "1280x720", "background": "red"}, "background 'red' is not a colour of the form #rrggbb"),
-        ({"size": "1280x720", "quality": 0}, "quality 0 must be a whole number from 1 to 100"),
+        ({"size": "1280x720", "quality": 101}, "quality 101 must be a whole number from 1 to 100"),
         ({"size": "1280x720", "crop": {"left": 0.6, "right": 0.4}}, "crop left=0.6 must be less than right=0.4"),
     ],
 )
@@ -166,7 +166,7 @@ async def test_bad_images_are_errors_and_the_server_keeps_serving(
     (isolated_environment / "notes.png").write_text("hello")
     (isolated_environment / "cut.jpg").write_bytes(encode(Image.effect_noise((300, 200), 50), "JPEG")[:700])
     cases = {
-        str(elsewhere): "is outside the directories this server may read",
+        str(elsewhere): "is not inside the directories images may be read from",
         "notes.png": "is not an image in a supported format",
         "cut.jpg": "truncated",
         "https://example.com/a.jpg": "does not download",
@@ -205,7 +205,9 @@ async def test_client_roots_replace_the_configured_dirs(
         accepted = await c.call_tool("fit_reference_image", {"image": "ok.png", "size": "1280x720"})
     assert asked
     assert refused.is_error
-    assert f"outside the directories this server may read: {project.resolve()} (the client's roots)" in text_of(refused)
+    assert f"not inside the directories images may be read from: {project.resolve()} (the client's roots)" in text_of(
+        refused
+    )
     assert not accepted.is_error, text_of(accepted)
 
 

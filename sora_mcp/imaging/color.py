@@ -36,17 +36,29 @@ def working_mode(mode: str, has_transparency: bool) -> WorkingMode:
     return "RGB"
 
 
-def to_working_mode(im: Image.Image, has_transparency: bool) -> Image.Image:
-    """Convert to the working mode; 16-bit and float greyscale are scaled, not clipped, to 8 bits."""
+def level_factor(im: Image.Image) -> float:
+    """The factor that maps `im`'s values to 0..255 on the way to 8 bits: decided on the whole image, so strips
+    of it converted one by one all get the same scaling."""
+    if im.mode.startswith("I;16"):
+        return 1 / 257
+    if im.mode == "I":
+        return 1 / 257 if _maximum(im) > 255 else 1.0
+    if im.mode == "F":
+        return 255.0 if _maximum(im) <= 1.0 else 1.0
+    return 1.0
+
+
+def to_working_mode(im: Image.Image, has_transparency: bool, factor: float | None = None) -> Image.Image:
+    """Convert to the working mode; 16-bit and float greyscale are scaled, not clipped, to 8 bits.
+
+    `factor` is `level_factor` of the whole image when `im` is a strip of it.
+    """
     target = working_mode(im.mode, has_transparency)
     if im.mode == target:
         return im
-    if im.mode.startswith("I;16"):
-        return _scaled_to_l(im.convert("I"), 1 / 257)
-    if im.mode == "I":
-        return _scaled_to_l(im, 1 / 257 if _maximum(im) > 255 else 1.0)
-    if im.mode == "F":
-        return _scaled_to_l(im, 255.0 if _maximum(im) <= 1.0 else 1.0)
+    if im.mode.startswith(("I", "F")):
+        scale = level_factor(im) if factor is None else factor
+        return _scaled_to_l(im.convert("I") if im.mode.startswith("I;16") else im, scale)
     return im.convert(target)
 
 

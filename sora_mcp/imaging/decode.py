@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
+import math
 import re
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from sora_mcp.imaging.color import ProfileInfo, WorkingMode, inspect_profile, to_working_mode, working_mode
+from sora_mcp.imaging.color import (
+    ProfileInfo,
+    WorkingMode,
+    inspect_profile,
+    level_factor,
+    to_working_mode,
+    working_mode,
+)
 from sora_mcp.imaging.errors import ImageInputError
 from sora_mcp.imaging.geometry import Geometry, draft_request, draft_scale, is_transposed, raw_box, upright_size
 from sora_mcp.imaging.request import PixelBox
@@ -31,7 +41,28 @@ MAX_SIDE = 65_535
 MAX_PIXELS_REDUCIBLE = 250_000_000
 """JPEG is decoded at up to 1/8 scale, so even a 200 MP phone photo costs a few MB."""
 MAX_PIXELS = 100_000_000
-"""Other formats are decoded in full (~400 MB for 100 MP with alpha): the decompression-bomb limit."""
+"""Other formats are decoded in full: the decompression-bomb limit in pixels (MAX_DECODE_BYTES also applies)."""
+MAX_DECODE_BYTES = 256 * 1024 * 1024
+"""Memory one image may take while decoded (the full frame, or the 1/n-scale JPEG and its coefficients).
+
+Pixels alone do not bound memory: a 10000x10000 16-bit grey PNG is 220 KB on disk and 200 MB decoded, as
+RGBA 400 MB. 256 MB admits 8192x8192 RGBA, 11585x11585 16-bit grey or 16384x16384 8-bit grey/palette;
+everything after the decode (conversion, premultiplied alpha, reduction) runs in strips of a few MB.
+"""
+MAX_CONCURRENT_DECODES = 2
+"""Images decoded at once in one process; further fits wait, so the server's peak stays near 2 x the budget."""
+STRIP_BYTES = 8 * 1024 * 1024
+"""Working-mode bytes converted at a time while the decoded frame is reduced."""
+
+_decode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
+
+logger = logging.getLogger(__name__)
+
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+"""How Pillow stores a pixel of each mode; every other mode (RGB included) takes 4 bytes."""
+DECODER_COPIES = {"WEBP": 4, "AVIF": 4}
+"""Decoders that build the frame in buffers of their own and copy it into the image: a 25 MP WebP peaks at
+382 MB while it loads (measured, Pillow 13), 4 frames' worth. AVIF's decoder works the same way."""
 
 # Pillow's own bomb check (a warning above the limit, an error above twice the limit) runs while the header is
 # read, before ours can; align it with our largest limit so our clearer message is the one that applies.
@@ -86,6 +117,8 @@ class Probe:
     animated: bool
     icc: bytes | None
     profile: ProfileInfo
+    coefficient_bytes: int = 0
+    """A progressive JPEG's full-size DCT coefficient buffers (2 bytes each), needed at any decode scale."""
 
     @property
     def upright(self) -> Size:
@@ -138,7 +171,7 @@ def _probe(im: Image.Image, name: str) -> Probe:
             f"{limit / 1e6:.0f} MP (decompression-bomb protection). Downscale it first."
         )
     try:
-        orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+        orientation = int(_exif(im).get(_EXIF_ORIENTATION, 1))
     except (OSError, SyntaxError, ValueError, TypeError, struct.error):
         orientation = 1  # unreadable EXIF: show the pixels as stored, like every viewer does
     if orientation not in range(1, 9):
@@ -156,7 +189,31 @@ def _probe(im: Image.Image, name: str) -> Probe:
         animated=bool(getattr(im, "is_animated", False)) and fmt != "MPO",  # MPO: primary image + depth/stereo
         icc=icc_bytes,
         profile=inspect_profile(icc_bytes, mode),
+        coefficient_bytes=_coefficient_bytes(im) if fmt in REDUCIBLE_FORMATS else 0,
     )
+
+
+def _exif(im: Image.Image) -> Image.Exif:
+    """The EXIF read from the header: Pillow's PNG reader decodes every pixel to look for an eXIf chunk after the
+    image data, which would bypass the memory budget (and the decode slots), so only one before it counts."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return Image.Exif()
+    return im.getexif()
+
+
+def _coefficient_bytes(im: Image.Image) -> int:
+    """libjpeg buffers every coefficient of a progressive JPEG (per component, at its sampling), 2 bytes each."""
+    if not (im.info.get("progressive") or im.info.get("progression")):
+        return 0
+    layers = getattr(im, "layer", None) or [("Y", 1, 1, 0)] * len(im.getbands())
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    total = 0
+    for _, h, v, _ in layers:
+        columns = -(-im.width * h // h_max // 8) * 8
+        rows = -(-im.height * v // v_max // 8) * 8
+        total += columns * rows * 2
+    return total
 
 
 def planned_decode_scale(probe: Probe, geometry: Geometry) -> int:
@@ -165,6 +222,71 @@ def planned_decode_scale(probe: Probe, geometry: Geometry) -> int:
         return 1
     region, content = _raw_region(probe, geometry)
     return draft_scale(probe.raw, draft_request(probe.raw, region, content))
+
+
+def decode_bytes(probe: Probe, scale: int) -> int:
+    """Memory the decode of `probe` at 1/`scale` takes, from its header: frame, decoder copies, coefficients."""
+    width, height = -(-probe.raw.width // scale), -(-probe.raw.height // scale)
+    frame = width * height * _BYTES_PER_PIXEL.get(probe.mode, 4) * DECODER_COPIES.get(probe.format, 1)
+    return frame + probe.coefficient_bytes
+
+
+def check_decode_budget(probe: Probe, scale: int, name: str, budget: int = MAX_DECODE_BYTES) -> None:
+    """Refuse, before a pixel is decoded, an image whose decode would take more than `budget` bytes."""
+    need = decode_bytes(probe, scale)
+    if need <= budget:
+        return
+    raw = probe.raw
+    pixels = raw.width * raw.height
+    shrink = math.sqrt(budget / need)
+    fits = Size(max(1, int(raw.width * shrink)), max(1, int(raw.height * shrink)))
+    per_pixel = need / pixels
+    if probe.coefficient_bytes:
+        why = f"a progressive JPEG holds all its coefficients, about {per_pixel:.0f} bytes per pixel, at any scale"
+        fix = f"Save it as a baseline (non-progressive) JPEG, or downscale it to at most {fits}, first"
+    else:
+        why = f"about {per_pixel:.0f} bytes per pixel"
+        fix = f"Downscale it to at most {fits} first (or save it as an 8-bit JPEG)"
+    raise ImageInputError(
+        f"{name} is a {raw.width}x{raw.height} ({pixels / 1e6:.0f} MP) {_depth(probe)} {probe.label}: decoding it "
+        f"takes {_mb(need)} ({why}), more than the {_mb(budget)} one image may use (about "
+        f"{budget / per_pixel / 1e6:.0f} MP of this kind; {MAX_CONCURRENT_DECODES} images are decoded at a time). "
+        f"{fix}"
+    )
+
+
+def _depth(probe: Probe) -> str:
+    mode = probe.mode
+    if mode.startswith("I;16"):
+        return "16-bit greyscale"
+    return {
+        "1": "1-bit",
+        "L": "greyscale",
+        "LA": "greyscale with alpha",
+        "P": "palette",
+        "PA": "palette with alpha",
+        "RGB": "RGB",
+        "RGBA": "RGBA",
+        "CMYK": "CMYK",
+        "I": "32-bit greyscale",
+        "F": "floating-point greyscale",
+    }.get(mode, mode)
+
+
+def _mb(size: float) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Hold one of the MAX_CONCURRENT_DECODES slots while a frame is decoded and reduced."""
+    if not _decode_slots.acquire(blocking=False):
+        logger.debug("waiting for a decode slot (%d images are decoded at a time)", MAX_CONCURRENT_DECODES)
+        _decode_slots.acquire()
+    try:
+        yield
+    finally:
+        _decode_slots.release()
 
 
 def _raw_region(probe: Probe, geometry: Geometry) -> tuple[PixelBox, Size]:
@@ -176,7 +298,11 @@ def _raw_region(probe: Probe, geometry: Geometry) -> tuple[PixelBox, Size]:
 
 
 def decode_region(im: Image.Image, probe: Probe, geometry: Geometry, name: str) -> tuple[Image.Image, int]:
-    """The used region, resampled to `geometry.content` and upright, in the working mode; and the 1/n scale."""
+    """The used region, resampled to `geometry.content` and upright, in the working mode; and the 1/n scale.
+
+    Only the decoder's own frame is full size: conversion to the working mode (16-bit to 8, palette to RGB,
+    premultiplied alpha) and the integer reduction run strip by strip, so they add a few MB, not 2-4 frames.
+    """
     region, content = _raw_region(probe, geometry)
     scale = 1
     if probe.reducible:
@@ -187,25 +313,80 @@ def decode_region(im: Image.Image, probe: Probe, geometry: Geometry, name: str) 
                 scale = max(1, round(probe.raw.width / drafted[1][2]))
     try:
         im.load()
+    except MemoryError:
+        raise ImageInputError(
+            f"{name} could not be decoded: the server ran out of memory; downscale the image first"
+        ) from None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
         raise ImageInputError(f"{name} could not be decoded: {_reason(exc)}") from None
-    frame = to_working_mode(im, probe.has_transparency)
+    factor = level_factor(im)
     box = (region.left / scale, region.top / scale, region.right / scale, region.bottom / scale)
-    box = (box[0], box[1], min(box[2], float(frame.width)), min(box[3], float(frame.height)))
+    box = (box[0], box[1], min(box[2], float(im.width)), min(box[3], float(im.height)))
     size = (content.width, content.height)
     if all(float(v).is_integer() for v in box) and (box[2] - box[0], box[3] - box[1]) == size:
-        out = frame.crop(box)  # same pixel grid: nothing to resample
+        out = to_working_mode(im.crop(box), probe.has_transparency, factor)  # same pixel grid: no resampling
     else:
-        out = frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
+        out = _resample(im, box, size, probe.has_transparency, factor)
     transpose = _TRANSPOSE.get(probe.orientation)
     return (out.transpose(transpose) if transpose is not None else out), scale
 
 
+_PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
+_LANCZOS_SUPPORT = 3.0
+
+
+def _resample(
+    im: Image.Image,
+    box: tuple[float, float, float, float],
+    size: tuple[int, int],
+    alpha: bool,
+    factor: float,
+    strip_bytes: int = STRIP_BYTES,
+) -> Image.Image:
+    """What `to_working_mode(im).resize(size, LANCZOS, box=box, reducing_gap=REDUCING_GAP)` gives, in strips.
+
+    Pillow would convert (and premultiply alpha) at full size first; here each strip of the region the
+    filter needs is converted, premultiplied and box-reduced on its own, and only the reduced image (< 2x the
+    output) is resampled with LANCZOS.
+    """
+    width, height = box[2] - box[0], box[3] - box[1]
+    fx = int(width / size[0] / REDUCING_GAP) or 1
+    fy = int(height / size[1] / REDUCING_GAP) or 1
+    if fx > 1 or fy > 1:  # the box Pillow reduces, so LANCZOS then sees the very same pixels
+        sx, sy = (_LANCZOS_SUPPORT - 0.5) * width / size[0], (_LANCZOS_SUPPORT - 0.5) * height / size[1]
+    else:  # no reduction: Pillow filters the whole image, so keep every pixel the filter window can reach
+        sx, sy = _LANCZOS_SUPPORT * max(1.0, width / size[0]) + 1, _LANCZOS_SUPPORT * max(1.0, height / size[1]) + 1
+    left, top = max(0, int(box[0] - sx)), max(0, int(box[1] - sy))
+    right, bottom = min(im.width, math.ceil(box[2] + sx)), min(im.height, math.ceil(box[3] + sy))
+    mode = working_mode(im.mode, alpha)
+    work_mode = _PREMULTIPLIED.get(mode, mode)
+    reduced = Image.new(work_mode, (-(-(right - left) // fx), -(-(bottom - top) // fy)))
+    rows = max(fy, strip_bytes // max(1, (right - left) * 4) // fy * fy)
+    for y in range(top, bottom, rows):
+        strip = to_working_mode(im.crop((left, y, right, min(bottom, y + rows))), alpha, factor)
+        if strip.mode != work_mode:
+            strip = strip.convert(work_mode)
+        reduced.paste(strip.reduce((fx, fy)) if fx > 1 or fy > 1 else strip, (0, (y - top) // fy))
+    inner = ((box[0] - left) / fx, (box[1] - top) / fy, (box[2] - left) / fx, (box[3] - top) / fy)
+    out = reduced.resize(size, Image.Resampling.LANCZOS, box=inner)
+    return out.convert(mode) if out.mode != mode else out
+
+
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    if "truncated" in text.lower() or isinstance(exc, EOFError) or "could not create decoder" in text:
+    """Our own words for a decoder failure: Pillow's messages name its internals (and sometimes paths)."""
+    logger.debug("decoder failure: %r", exc)
+    text = str(exc).lower()
+    if "truncated" in text or isinstance(exc, EOFError) or "could not create decoder" in text:
         return "the file is truncated or corrupt (it ends before the image data does)"
-    return f"the data is corrupt ({text or type(exc).__name__})"
+    if "text chunk" in text or "decompressed data too large" in text:
+        return (
+            f"its text metadata (PNG text chunks) is larger than {_mb(PngImagePlugin.MAX_TEXT_CHUNK)} "
+            f"uncompressed, or {_mb(PngImagePlugin.MAX_TEXT_MEMORY)} in all, the limits that keep metadata from "
+            "exhausting memory. Re-save the image without its metadata"
+        )
+    if isinstance(exc, zlib.error) or "decoder error" in text or "broken data stream" in text:
+        return "its compressed image data is corrupt"
+    return "the file is damaged or uses a variant of the format that cannot be decoded"
 
 
 def _bomb_message(name: str, text: str) -> str:

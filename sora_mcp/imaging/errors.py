@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from sora_mcp.errors import ErrorInfo, ErrorStage, SoraMcpError
 
-class ImageInputError(ValueError):
-    """An input or request that cannot be fitted; the message names the problem, the limit and the fix."""
+
+class ImageInputError(SoraMcpError, ValueError):
+    """An input or request that cannot be fitted; the message names the problem, the limit and the fix.
+
+    A `SoraMcpError`, so a tool may let it propagate and the agent sees the message as the tool's error; still
+    a `ValueError` for callers (CLI, batch) that catch it as one.
+    """
+
+    stage: ErrorStage = "image"
+    code: str | None = "invalid_image"
+
+    def __init__(self, message: str, *, param: str | None = "image") -> None:
+        super().__init__(message)
+        self.param = param
+        """The argument at fault (`image`, `crop.left`, `quality`, ...): the message already says how to fix it."""
+
+    def problem(self) -> ErrorInfo:
+        return ErrorInfo(stage=self.stage, message=str(self), code=self.code, param=self.param)

@@ -22,14 +22,22 @@ from typing import BinaryIO
 from PIL import Image
 
 from sora_mcp.imaging.color import to_srgb_flat
-from sora_mcp.imaging.decode import ORIENTATION_STEPS, Probe, decode_region, open_image, planned_decode_scale
+from sora_mcp.imaging.decode import (
+    ORIENTATION_STEPS,
+    Probe,
+    check_decode_budget,
+    decode_region,
+    decode_slot,
+    open_image,
+    planned_decode_scale,
+)
 from sora_mcp.imaging.errors import ImageInputError
 from sora_mcp.imaging.geometry import Geometry, plan_geometry
 from sora_mcp.imaging.png import write_png
 from sora_mcp.imaging.request import FitOutcome, FitRequest, ImageFormat
 from sora_mcp.sizes import Size
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 """Part of every output name: bump it when the same request would produce different pixels."""
 
 ACCEPTED_FORMATS: dict[str, ImageFormat] = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
@@ -60,6 +68,8 @@ def fit_image(source: Path | bytes, request: FitRequest, out_dir: Path) -> FitOu
         out_dir = _prepare_out_dir(out_dir)
         prefix, extension = _name_prefix(source, request), EXTENSIONS[out_format]
         decode_scale = 1 if passed_through else planned_decode_scale(probe, geometry)
+        if not passed_through:
+            check_decode_budget(probe, decode_scale, name)
         frame: Image.Image | None = None
         if passed_through or isinstance(source, bytes) or _any_named(out_dir, prefix, extension):
             digest = _content_digest(source)
@@ -68,8 +78,7 @@ def fit_image(source: Path | bytes, request: FitRequest, out_dir: Path) -> FitOu
             # decoding it instead of before (the hash of a 100 MB file is then free on a second core).
             with ThreadPoolExecutor(max_workers=1) as pool:
                 pending = pool.submit(_content_digest, source)
-                content, decode_scale = decode_region(im, probe, geometry, name)
-                frame = _compose(content, probe, geometry, request)
+                frame, decode_scale = _render(im, probe, geometry, request, name)
                 digest = pending.result()
         path = out_dir / f"{prefix}{_params_key(digest, request, out_format)}.{extension}"
         reused = path.is_file()
@@ -79,8 +88,7 @@ def fit_image(source: Path | bytes, request: FitRequest, out_dir: Path) -> FitOu
                     _copy_source(source, handle)
             else:
                 if frame is None:
-                    content, decode_scale = decode_region(im, probe, geometry, name)
-                    frame = _compose(content, probe, geometry, request)
+                    frame, decode_scale = _render(im, probe, geometry, request, name)
                 with _atomic_file(path) as handle:
                     _save(frame, handle, out_format, request.quality)
         steps = describe(probe, geometry, request, out_format, passed_through, decode_scale)
@@ -139,6 +147,15 @@ def _can_pass_through(probe: Probe, request: FitRequest, out_format: ImageFormat
         and probe.profile.note is None
         and not probe.animated
     )
+
+
+def _render(
+    im: Image.Image, probe: Probe, geometry: Geometry, request: FitRequest, name: str
+) -> tuple[Image.Image, int]:
+    """Decode and compose the frame while holding a decode slot, so concurrent fits cannot add up unbounded."""
+    with decode_slot():
+        content, decode_scale = decode_region(im, probe, geometry, name)
+        return _compose(content, probe, geometry, request), decode_scale
 
 
 def _compose(content: Image.Image, probe: Probe, geometry: Geometry, request: FitRequest) -> Image.Image:

@@ -71,57 +71,79 @@ def resolve_allowed_path(
     allowed_origin: str = "",
 ) -> Path:
     """Resolve `text` through symlinks and accept it only inside an allowed directory; relative paths are tried
-    against each allowed directory in turn (an agent's working directory is not the server's)."""
+    against each allowed directory in turn (an agent's working directory is not the server's).
+
+    The containment check comes first and does not look at whether the target exists, so a path outside gets
+    the same answer whether or not there is a file (no probing of `~/.ssh`), and no message shows where a
+    symlink points. Only inside the allowed directories may an error say that a file is missing.
+    """
     if "\x00" in text:
         raise ImageInputError("image path contains a NUL character")
     roots = _resolved_dirs(allowed_dirs)
     if not roots:
-        raise ImageInputError("no directories are allowed for input images; set SORA_MCP_ALLOWED_DIRS")
+        where = f": {allowed_origin}" if allowed_origin else "; set SORA_MCP_ALLOWED_DIRS"
+        raise ImageInputError(
+            f"no directories are allowed for input images{where}. No image file can be read until a folder is "
+            "shared (as a client root, or in SORA_MCP_ALLOWED_DIRS when the client has no roots); an image passed "
+            "as a data: URL (data:image/png;base64,...) still works"
+        )
     where = ", ".join(str(d) for d in roots) + (f" ({allowed_origin})" if allowed_origin else "")
     path = Path(text).expanduser()
     candidates = [path] if path.is_absolute() else [root / path for root in roots]
-    resolved: Path | None = None
-    for candidate in candidates:
+    inside = [c for c in (_lexically_resolved(c) for c in candidates) if any(c.is_relative_to(r) for r in roots)]
+    if not inside:
+        raise ImageInputError(
+            f"image file '{_short(text)}' is not inside the directories images may be read from: {where}. "
+            "Copy the image into one of them, or share its folder (as a client root, or in SORA_MCP_ALLOWED_DIRS)"
+        )
+    for candidate in inside:
         try:
             resolved = candidate.resolve(strict=True)
-            break
         except FileNotFoundError:
             continue
-        except (OSError, RuntimeError) as exc:
-            raise ImageInputError(f"image path '{_short(text)}' cannot be resolved: {exc}") from None
-    if resolved is None:
-        if path.is_absolute():
-            raise ImageInputError(f"image file '{_short(text)}' does not exist")
-        raise ImageInputError(f"image file '{_short(text)}' was not found in the allowed directories: {where}")
-    if not any(resolved.is_relative_to(root) for root in roots):
-        via = "" if resolved == path else f" (it resolves to '{resolved}')"
-        raise ImageInputError(
-            f"image file '{_short(text)}'{via} is outside the directories this server may read: {where}. "
-            "Copy the image into one of them, or allow its folder (SORA_MCP_ALLOWED_DIRS or a client root)"
-        )
-    return check_image_file(resolved, max_file_bytes=max_file_bytes)
+        except (OSError, RuntimeError):
+            raise ImageInputError(
+                f"image path '{_short(text)}' cannot be resolved (a symbolic link loop or an unreadable folder)"
+            ) from None
+        if any(resolved.is_relative_to(r) for r in roots):  # the tree changed between the two looks
+            return check_image_file(resolved, max_file_bytes=max_file_bytes, shown=text)
+    if path.is_absolute():
+        raise ImageInputError(f"image file '{_short(text)}' does not exist")
+    raise ImageInputError(f"image file '{_short(text)}' was not found in the allowed directories: {where}")
 
 
-def check_image_file(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Path:
-    """Accept only a regular, non-empty file of at most `max_file_bytes` (never a FIFO, device or directory)."""
+def _lexically_resolved(path: Path) -> Path:
+    """`path` with every existing symlink followed and `..` applied; never fails, never needs the file."""
+    try:
+        return path.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return Path(os.path.normpath(path))
+
+
+def check_image_file(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES, shown: str | None = None) -> Path:
+    """Accept only a regular, non-empty file of at most `max_file_bytes` (never a FIFO, device or directory).
+
+    `shown` is how the file is named in errors (the caller's own text, so a symlink's target is not revealed).
+    """
+    name = _short(shown) if shown is not None else str(path)
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise ImageInputError(f"image file '{path}' does not exist") from None
+        raise ImageInputError(f"image file '{name}' does not exist") from None
     except OSError as exc:
-        raise ImageInputError(f"image file '{path}' cannot be read: {exc.strerror or exc}") from None
+        raise ImageInputError(f"image file '{name}' cannot be read: {exc.strerror or 'access denied'}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise ImageInputError(f"'{path}' is a directory, not an image file")
+        raise ImageInputError(f"'{name}' is a directory, not an image file")
     if not stat.S_ISREG(info.st_mode):
-        raise ImageInputError(f"'{path}' is not a regular file (a device, pipe or socket); pass an image file")
+        raise ImageInputError(f"'{name}' is not a regular file (a device, pipe or socket); pass an image file")
     if info.st_size == 0:
-        raise ImageInputError(f"image file '{path}' is empty (0 bytes)")
+        raise ImageInputError(f"image file '{name}' is empty (0 bytes)")
     if info.st_size > max_file_bytes:
         raise ImageInputError(
-            f"image file '{path}' is {_mb(info.st_size)}; the limit is {_mb(max_file_bytes)}. Downscale it first"
+            f"image file '{name}' is {_mb(info.st_size)}; the limit is {_mb(max_file_bytes)}. Downscale it first"
         )
     if not os.access(path, os.R_OK):
-        raise ImageInputError(f"image file '{path}' is not readable (permission denied)")
+        raise ImageInputError(f"image file '{name}' is not readable (permission denied)")
     return path
 
 
@@ -167,13 +189,31 @@ def decode_data_url(text: str, max_bytes: int = MAX_DATA_URL_BYTES) -> bytes:
 
 
 def dirs_from_roots(uris: Iterable[str]) -> tuple[Path, ...]:
-    """Local directories named by MCP roots (`file://` URIs); other schemes cannot hold local files."""
+    """Local directories named by MCP roots: `file:///x` or `file://localhost/x`, nothing else.
+
+    Other schemes and `file://otherhost/...` cannot name a folder on this machine; they are dropped, and an
+    empty result means no image file may be read (never a fallback to configured folders).
+    """
     dirs: list[Path] = []
     for uri in uris:
-        parts = urlsplit(uri)
-        if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost") and parts.path:
-            dirs.append(Path(unquote(parts.path)))
+        local = local_root(uri)
+        if local is not None:
+            dirs.append(local)
     return tuple(dirs)
+
+
+def local_root(uri: str) -> Path | None:
+    """The absolute local folder a root URI names, or None when it names none."""
+    try:
+        parts = urlsplit(uri.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "file" or parts.netloc.lower() not in ("", "localhost"):
+        return None
+    path = unquote(parts.path)
+    if not path.startswith("/") or "\x00" in path:
+        return None
+    return Path(path)
 
 
 def _resolved_dirs(dirs: Sequence[Path]) -> list[Path]:

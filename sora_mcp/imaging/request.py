@@ -41,21 +41,26 @@ class CropBox:
         values = {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom}
         for name, value in values.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-                raise ImageInputError(f"crop {name} must be a number between 0 and 1, got {value!r}")
+                raise ImageInputError(
+                    f"crop {name} must be a number between 0 and 1, got {value!r}", param=f"crop.{name}"
+                )
             if not 0.0 <= value <= 1.0:
-                raise ImageInputError(f"crop {name}={value} is outside 0..1; crop values are fractions of the image")
+                raise ImageInputError(
+                    f"crop {name}={value} is outside 0..1; crop values are fractions of the image", param=f"crop.{name}"
+                )
         if not self.left < self.right:
             raise ImageInputError(
-                f"crop left={self.left} must be less than right={self.right} (0 <= left < right <= 1)"
+                f"crop left={self.left} must be less than right={self.right} (0 <= left < right <= 1)", param="crop"
             )
         if not self.top < self.bottom:
             raise ImageInputError(
-                f"crop top={self.top} must be less than bottom={self.bottom} (0 <= top < bottom <= 1)"
+                f"crop top={self.top} must be less than bottom={self.bottom} (0 <= top < bottom <= 1)", param="crop"
             )
         if self.right - self.left < MIN_CROP_FRACTION or self.bottom - self.top < MIN_CROP_FRACTION:
             raise ImageInputError(
                 f"crop {self.left},{self.top},{self.right},{self.bottom} keeps less than {MIN_CROP_FRACTION} "
-                "of the width or height; right - left and bottom - top must each be at least that"
+                "of the width or height; right - left and bottom - top must each be at least that",
+                param="crop",
             )
 
     @property
@@ -115,17 +120,20 @@ class FitRequest:
 
     def __post_init__(self) -> None:
         if self.target.width <= 0 or self.target.height <= 0:
-            raise ImageInputError(f"target size {self.target} has a zero dimension")
+            raise ImageInputError(f"target size {self.target} has a zero dimension", param="size")
         if self.mode not in FIT_MODES:
-            raise ImageInputError(f"mode '{self.mode}' is not one of {', '.join(FIT_MODES)}")
+            raise ImageInputError(f"mode '{self.mode}' is not one of {', '.join(FIT_MODES)}", param="mode")
         if not _HEX_COLOUR.match(self.background):
             raise ImageInputError(
-                f"background '{self.background}' is not a colour of the form #rrggbb, e.g. '#000000' (black)"
+                f"background '{self.background}' is not a colour of the form #rrggbb, e.g. '#000000' (black)",
+                param="background",
             )
         if self.format is not None and self.format not in IMAGE_FORMATS:
-            raise ImageInputError(f"format '{self.format}' is not one of {', '.join(IMAGE_FORMATS)}")
+            raise ImageInputError(f"format '{self.format}' is not one of {', '.join(IMAGE_FORMATS)}", param="format")
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
-            raise ImageInputError(f"quality {self.quality!r} must be a whole number from 1 to 100 (default 92)")
+            raise ImageInputError(
+                f"quality {self.quality!r} must be a whole number from 1 to 100 (default 92)", param="quality"
+            )
 
     @property
     def effective_crop(self) -> CropBox | None:
