@@ -84,7 +84,7 @@ class TestRootsAreABoundary:
         refused = await fit(server, era, {"image": str(photo), "size": SIZE}, list_roots_callback=roots_answering())
         assert refused.is_error
         text = text_of(refused)
-        assert "no directories are allowed for input images: the client declared roots but shares no folder" in text
+        assert text.startswith("Cannot fit the image: no image file may be read: the client declared roots but shares")
         assert "the client must share the image's folder as a root (file:///path/to/folder)" in text
         assert error_json(refused)["stage"] == "image"
         url = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
@@ -230,6 +230,16 @@ class TestStrictModePlaceholders:
         assert partial.structured_content is not None and explicit.structured_content is not None
         assert partial.structured_content["path"] == explicit.structured_content["path"]
         assert partial.structured_content["crop_box"]["left"] == 200
+
+    @pytest.mark.parametrize("era", ERAS)
+    async def test_errors_name_the_argument_at_fault(self, server: MCPServer, photo: Path, era: str) -> None:
+        async with Client(server, mode=era) as c:
+            crop = await c.call_tool(
+                "fit_reference_image", {"image": str(photo), "size": SIZE, "crop": {"left": 1.5, "right": 1}}
+            )
+            missing = await c.call_tool("fit_reference_image", {"image": str(photo.parent / "x.png"), "size": SIZE})
+        assert (error_json(crop)["param"], error_json(crop)["code"]) == ("crop.left", "invalid_image")
+        assert error_json(missing)["param"] == "image" and "does not exist" in text_of(missing)
 
     @pytest.mark.parametrize("era", ERAS)
     async def test_an_empty_image_is_refused_clearly(self, server: MCPServer, era: str) -> None:

@@ -15,10 +15,11 @@ class ImageInputError(SoraMcpError, ValueError):
     stage: ErrorStage = "image"
     code: str | None = "invalid_image"
 
-    def __init__(self, message: str, *, param: str | None = "image") -> None:
+    def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
-        """The argument at fault (`image`, `crop.left`, `quality`, ...): the message already says how to fix it."""
+        """The request field at fault (`crop.left`, `quality`, ...); None for the image itself, whose argument
+        name is the caller's (`image`, `reference_image`). The message already says how to fix it."""
 
     def problem(self) -> ErrorInfo:
         return ErrorInfo(stage=self.stage, message=str(self), code=self.code, param=self.param)

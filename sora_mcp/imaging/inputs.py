@@ -81,11 +81,12 @@ def resolve_allowed_path(
         raise ImageInputError("image path contains a NUL character")
     roots = _resolved_dirs(allowed_dirs)
     if not roots:
-        where = f": {allowed_origin}" if allowed_origin else "; set SORA_MCP_ALLOWED_DIRS"
+        data_url = "An image passed as a data: URL (data:image/png;base64,...) still works"
+        if allowed_origin:
+            raise ImageInputError(f"no image file may be read: {allowed_origin}. {data_url}")
         raise ImageInputError(
-            f"no directories are allowed for input images{where}. No image file can be read until a folder is "
-            "shared (as a client root, or in SORA_MCP_ALLOWED_DIRS when the client has no roots); an image passed "
-            "as a data: URL (data:image/png;base64,...) still works"
+            "no directories are allowed for input images; set SORA_MCP_ALLOWED_DIRS (or, in an MCP client, share "
+            f"the image's folder as a root). {data_url}"
         )
     where = ", ".join(str(d) for d in roots) + (f" ({allowed_origin})" if allowed_origin else "")
     path = Path(text).expanduser()

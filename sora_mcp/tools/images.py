@@ -357,7 +357,7 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
             preview = preview_jpeg(outcome.path)
         except ImageInputError as exc:
             raise ToolError.of(
-                "image", f"Cannot fit the image: {str(exc).rstrip('.')}.", code=exc.code, param=exc.param
+                "image", f"Cannot fit the image: {str(exc).rstrip('.')}.", code=exc.code, param=exc.param or "image"
             ) from None
         except OSError as exc:
             raise ToolError.of(
