@@ -85,7 +85,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
         os.sched_setaffinity(0, {0})
 
     command = [sys.executable, "-m", "sora_mcp.sandbox.command", "sandbox", "--port", "0", "--profile", "openai"]
-    command += ["--time-scale", "0"]
+    command += ["--job-seconds", "0"]  # jobs finish as soon as rendered
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=pin_to_first_core
     )

@@ -195,6 +195,10 @@ def test_two_servers_at_once_render_each_job_once(tmp_path: Path) -> None:
             for v in seen_by_first
         }
         renders = (first.service.renders, second.service.renders)
+        two.videos.delete(queued.id)
+        with pytest.raises(openai.NotFoundError):  # the first had it cached; the second's write is seen at once
+            one.videos.retrieve(queued.id)
+        listed_by_first = [v.id for v in one.videos.list().data]
     finally:
         first.stop()
         second.stop()
@@ -203,6 +207,7 @@ def test_two_servers_at_once_render_each_job_once(tmp_path: Path) -> None:
     assert contents == {True}
     assert sum(renders) == 2  # two jobs, two renders, whichever process made them
     assert renders[1] >= 1  # the queued job did not wait for the busy worker of its owner
+    assert listed_by_first == [busy.id]
 
 
 CRASHING_SANDBOX = """
@@ -375,6 +380,8 @@ async def test_create_in_one_server_process_and_finish_in_the_next(tmp_path: Pat
     with av.open(str(video)) as container:
         assert (container.streams.video[0].width, container.streams.video[0].height) == (1280, 720)
     assert job["video_id"] in text_of(listed)
+    stored = tmp_path / "data" / "sandbox" / "renders" / f"{job['video_id']}.mp4"
+    assert video.samefile(stored)  # a render is stored once: the output file is a hard link to the sandbox's
 
     async with Client(params) as third:
         deleted = await third.call_tool("delete_video", {"video_id": job["video_id"]})

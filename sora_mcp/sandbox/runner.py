@@ -83,7 +83,7 @@ class SandboxServer:
 
     @property
     def storage_dir(self) -> Path:
-        """Where rendered files are kept (a temporary folder unless the config names one)."""
+        """Where jobs and rendered files are kept (a temporary folder unless the config names one)."""
         if self.service.storage_dir is None:
             raise SandboxError("the sandbox has not been started")
         return self.service.storage_dir
