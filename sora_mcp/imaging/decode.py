@@ -51,7 +51,7 @@ everything after the decode (conversion, premultiplied alpha, reduction) runs in
 """
 MAX_CONCURRENT_DECODES = 2
 """Images decoded at once in one process; further fits wait, so the server's peak stays near 2 x the budget."""
-STRIP_BYTES = 8 * 1024 * 1024
+STRIP_BYTES = 4 * 1024 * 1024
 """Working-mode bytes converted at a time while the decoded frame is reduced."""
 
 _decode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
@@ -345,10 +345,14 @@ def _resample(
 ) -> Image.Image:
     """What `to_working_mode(im).resize(size, LANCZOS, box=box, reducing_gap=REDUCING_GAP)` gives, in strips.
 
-    Pillow would convert (and premultiply alpha) at full size first; here each strip of the region the
-    filter needs is converted, premultiplied and box-reduced on its own, and only the reduced image (< 2x the
-    output) is resampled with LANCZOS.
+    A frame already in its working mode (RGB, L, CMYK: most JPEGs) goes straight to Pillow, which reduces only
+    the box. Otherwise Pillow would convert (and premultiply alpha) at full size first; here each strip of the
+    region the filter needs is converted, premultiplied and box-reduced on its own, and only the reduced image
+    (< 2x the output) is resampled with LANCZOS.
     """
+    mode = working_mode(im.mode, alpha)
+    if mode == im.mode and mode not in _PREMULTIPLIED:  # nothing to convert: Pillow reduces just the box itself
+        return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
     width, height = box[2] - box[0], box[3] - box[1]
     fx = int(width / size[0] / REDUCING_GAP) or 1
     fy = int(height / size[1] / REDUCING_GAP) or 1
@@ -358,7 +362,6 @@ def _resample(
         sx, sy = _LANCZOS_SUPPORT * max(1.0, width / size[0]) + 1, _LANCZOS_SUPPORT * max(1.0, height / size[1]) + 1
     left, top = max(0, int(box[0] - sx)), max(0, int(box[1] - sy))
     right, bottom = min(im.width, math.ceil(box[2] + sx)), min(im.height, math.ceil(box[3] + sy))
-    mode = working_mode(im.mode, alpha)
     work_mode = _PREMULTIPLIED.get(mode, mode)
     reduced = Image.new(work_mode, (-(-(right - left) // fx), -(-(bottom - top) // fy)))
     rows = max(fy, strip_bytes // max(1, (right - left) * 4) // fy * fy)
