@@ -1,8 +1,10 @@
 """Turning what an agent passes as `image` (a path, a file:// URL or a data: URL) into something safe to decode.
 
 An agent's path is untrusted: it may point at `~/.ssh`, through a symlink, at a FIFO that blocks forever or
-at a 10 GB file. Paths are resolved through every symlink *before* the allowed-directory check, only
-regular files of bounded size are accepted, and data URLs are size-checked before they are decoded.
+at a 10 GB file. Paths are resolved through every symlink *before* the allowed-directory check, which looks
+only at where a path leads, never at whether something is there (so errors cannot be used to probe outside
+the allowed directories, nor show a symlink's target). Only regular files of bounded size are accepted, and
+data URLs are size-checked before they are decoded. No allowed directory means no file may be read at all.
 """
 
 from __future__ import annotations
