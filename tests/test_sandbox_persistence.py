@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -387,3 +388,25 @@ async def test_create_in_one_server_process_and_finish_in_the_next(tmp_path: Pat
         deleted = await third.call_tool("delete_video", {"video_id": job["video_id"]})
     assert not deleted.is_error, text_of(deleted)
     assert not any((tmp_path / "data" / "sandbox" / "renders").iterdir())
+
+
+def test_leftovers_of_older_versions_are_handled(tmp_path: Path) -> None:
+    """Renders the in-memory sandbox left at the top of the folder go; a job stored with a model description
+    this version cannot read falls back to the catalog's model of the same name."""
+    legacy = [tmp_path / f"video_{'0' * 32}.{ext}" for ext in ("mp4", "webp", "jpg")]
+    for path in legacy:
+        path.write_bytes(b"old")
+    with SandboxServer(config(tmp_path, "k")) as first:
+        client = client_for(first, "k")
+        video = wait_done(client, client.videos.create(prompt="stored", seconds="4", size="1280x720").id)
+    with sqlite3.connect(tmp_path / "sandbox.db") as db:
+        db.execute(
+            "UPDATE jobs SET spec = ? WHERE id = ?", ('{"id": "sora-2", "a_field_from_the_future": 1}', video.id)
+        )
+    with SandboxServer(config(tmp_path, "k")) as second:
+        again = client_for(second, "k").videos.retrieve(video.id)
+        ledger = second.state
+
+    assert not any(path.exists() for path in legacy)
+    assert again.status == "completed" and again.model == "sora-2"
+    assert ledger.job(video.id).cost_usd == load_builtin("openai").models[0].cost(4, "1280x720")

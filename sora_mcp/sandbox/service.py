@@ -93,7 +93,7 @@ class SandboxService:
     def open(self) -> None:
         """Open (or create) the store in `storage_dir`, enforce the bounds and sweep stray files."""
         assert self.storage_dir is not None
-        self._store = JobStore(self.storage_dir)
+        self._store = JobStore(self.storage_dir, {model.id: model for model in self.config.catalog.models})
         self._maybe_cleanup(force=True)
         swept = self._store.sweep(SWEEP_GRACE_SECONDS)
         if swept:

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -243,8 +243,12 @@ def _size(text: str) -> Size:
 class JobStore:
     """All jobs in creation order, by id; uploaded files; request counts (these per process, in memory)."""
 
-    def __init__(self, directory: Path, clock: Clock = time.time) -> None:
+    def __init__(
+        self, directory: Path, models: Mapping[str, ModelSpec] | None = None, clock: Clock = time.time
+    ) -> None:
         self.clock = clock
+        self.models = dict(models or {})
+        """Models by id, for jobs whose stored model no longer parses (written by another version)."""
         self.directory = directory
         self.renders = directory / RENDERS_DIR
         self.locks = directory / LOCKS_DIR
@@ -394,10 +398,16 @@ class JobStore:
         assert seq is not None
         return replace(job, seq=seq)
 
-    def _spec(self, text: str) -> ModelSpec:
+    def _spec(self, text: str, model_name: str) -> ModelSpec:
         spec = self._specs.get(text)
         if spec is None:
-            spec = self._specs[text] = ModelSpec.model_validate_json(text)
+            try:
+                spec = ModelSpec.model_validate_json(text)
+            except ValueError:  # written by another version of sora-mcp: the current catalog's model, if any
+                spec = self.models.get(model_name)
+                if spec is None:
+                    raise
+            self._specs[text] = spec
         return spec
 
     def _job(self, row: tuple[Any, ...]) -> Job:
@@ -407,7 +417,7 @@ class JobStore:
             id=video_id,
             kind=kind,
             model_name=model_name,
-            spec=self._spec(spec),
+            spec=self._spec(spec, model_name),
             seconds=seconds,
             billed_seconds=billed,
             size=_size(size),
@@ -625,6 +635,10 @@ class JobStore:
             }
         cutoff = time.time() - grace_seconds
         removed = 0
+        legacy = [p for p in self.directory.glob("video_*.*") if p.suffix.lstrip(".") in EXTENSIONS]
+        for path in legacy:  # renders of the in-memory sandbox (before jobs were kept), at the top of the folder
+            path.unlink(missing_ok=True)
+            removed += 1
         for folder in (self.renders, self.tmp, self.locks):
             for path in folder.iterdir():
                 stem = path.name.split(".", 1)[0]
