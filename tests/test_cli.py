@@ -16,6 +16,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from sora_mcp.cli import main
+from sora_mcp.sandbox import SandboxServer
+from tests.videos_support import CANARY_KEY
 
 READ_ONLY_TOOLS = {"list_models", "validate_params", "list_videos"}
 SORA2_4S = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
@@ -117,9 +119,9 @@ def test_bad_values_get_one_line_naming_the_limit(argv: list[str], limit: str) -
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
 
 
-def _serve(*args: str) -> StdioServerParameters:
+def _serve(*args: str, **env: str) -> StdioServerParameters:
     command, *rest = _command(*args)
-    return StdioServerParameters(command=command, args=rest, env=dict(os.environ), cwd="/")
+    return StdioServerParameters(command=command, args=rest, env={**os.environ, **env}, cwd="/")
 
 
 @pytest.mark.anyio
@@ -150,3 +152,22 @@ async def test_a_zero_budget_before_or_after_serve_forbids_creating(args: tuple[
         listing = await client.call_tool("list_videos", {})
     assert refused.is_error
     assert listing.structured_content is not None and listing.structured_content["jobs"] == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (("--daily-budget", "0", "serve"), True),
+        (("serve", "--daily-budget", "0"), True),
+        (("serve",), False),  # the same provider without the flag takes the job: the check can fail
+    ],
+)
+async def test_a_zero_daily_budget_before_or_after_serve_stops_a_paid_create(
+    args: tuple[str, ...], refused: bool, provider_sandbox: SandboxServer
+) -> None:
+    provider = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": provider_sandbox.base_url, "SORA_MCP_PROFILE": "apiyi"}
+    async with Client(_serve(*args, **provider), mode="legacy") as client:
+        result = await client.call_tool("create_video", {"prompt": "a test", "video": SORA2_4S, "wait_seconds": 0})
+    assert result.is_error is refused
+    assert len(provider_sandbox.state.jobs) == (0 if refused else 1)
