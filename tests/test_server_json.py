@@ -72,3 +72,14 @@ def test_environment_variables_are_real_settings(server_json: dict[str, Any]) ->
     key = next(v for v in variables if v["name"] == "OPENAI_API_KEY")
     assert key["isSecret"] is True
     assert key["isRequired"] is False  # the offline sandbox runs without one
+
+
+def test_the_registry_entry_and_the_claude_desktop_bundle_say_the_same(server_json: dict[str, Any]) -> None:
+    manifest = _load(ROOT / "mcpb" / "manifest.json")
+    assert manifest["version"] == server_json["version"] == server_json["packages"][0]["version"]
+    assert manifest["description"] == server_json["description"]
+    assert manifest["display_name"] == server_json["title"]
+    assert manifest["repository"]["url"] == server_json["repository"]["url"]
+    bundle_env = set(manifest["server"]["mcp_config"]["env"])
+    registry_env = {v["name"] for v in server_json["packages"][0]["environmentVariables"]}
+    assert bundle_env <= registry_env, bundle_env - registry_env
