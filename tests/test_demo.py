@@ -78,3 +78,12 @@ def test_a_refusing_server_is_reported_in_one_line(
     for text in says:
         assert text in line, line
     assert "5. done" not in completed.stdout
+
+
+def test_a_server_that_cannot_start_is_reported_in_one_line_after_its_reason(tmp_path: Path) -> None:
+    completed = _demo(tmp_path, "demo", "--catalog", str(tmp_path / "missing.json"))
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr and "ExceptionGroup" not in completed.stderr, completed.stderr[-3000:]
+    assert "missing.json cannot be read" in completed.stderr  # the server's own reason, on its stderr
+    [line] = [line for line in completed.stderr.splitlines() if line.startswith("demo:")]
+    assert "lost the server" in line
