@@ -189,8 +189,8 @@ def test_refusal_says_what_it_costs_what_is_left_and_what_to_do(tmp_path: Path) 
         message = str(exc)
         for words in ("$2.00", "$0.50", "$1.50", "lower seconds or size", "00:00 UTC", "SORA_MCP_DAILY_BUDGET_USD"):
             assert words in message
-        assert exc.as_dict()["code"] == "budget_exceeded"
-        assert exc.as_dict()["remaining_usd"] == 0.5
+        assert exc.code == "budget_exceeded" and exc.setting == "SORA_MCP_DAILY_BUDGET_USD"
+        assert exc.remaining_usd == 0.5
         assert len(ledger.list()) == 1  # nothing was written for the refused one
 
 

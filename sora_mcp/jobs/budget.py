@@ -11,6 +11,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from sora_mcp.errors import SoraMcpError
+
 MICROS_PER_USD = 1_000_000
 
 
@@ -45,10 +47,25 @@ class BudgetSnapshot:
     remaining_usd: float
 
 
-class BudgetExceeded(Exception):
-    """A create refused before any network call because it would overspend the UTC day's budget."""
+class BudgetExceeded(SoraMcpError):
+    """A create refused before any network call because it would overspend the UTC day's budget.
 
-    def __init__(self, *, day: str, limit_usd: float, spent_usd: float, requested_usd: float) -> None:
+    `setting` names the variable that sets this pool's limit (the sandbox has its own).
+    """
+
+    stage = "budget"
+    code = "budget_exceeded"
+
+    def __init__(
+        self,
+        *,
+        day: str,
+        limit_usd: float,
+        spent_usd: float,
+        requested_usd: float,
+        setting: str = "SORA_MCP_DAILY_BUDGET_USD",
+    ) -> None:
+        self.setting = setting
         self.day = day
         self.limit_usd = limit_usd
         self.spent_usd = spent_usd
@@ -59,14 +76,14 @@ class BudgetExceeded(Exception):
     def _explain(self) -> str:
         if self.limit_usd <= 0:
             return (
-                "Creating videos is turned off: the daily budget is $0 (SORA_MCP_DAILY_BUDGET_USD=0). "
-                "Set SORA_MCP_DAILY_BUDGET_USD to a positive number of USD per UTC day to allow it; "
+                f"Creating videos is turned off: the daily budget is $0 ({self.setting}=0). "
+                f"Set {self.setting} to a positive number of USD per UTC day to allow it; "
                 "status, listing and downloads keep working."
             )
         ways = []
         if self.remaining_usd > 0:
             ways.append(f"lower seconds or size so it costs at most {format_usd(self.remaining_usd)}")
-        ways += ["wait until the budget resets at 00:00 UTC", "raise SORA_MCP_DAILY_BUDGET_USD"]
+        ways += ["wait until the budget resets at 00:00 UTC", f"raise {self.setting}"]
         return (
             f"Over the daily budget: this video would cost about {format_usd(self.requested_usd)} but only "
             f"{format_usd(self.remaining_usd)} of the {format_usd(self.limit_usd)} budget is left for {self.day} UTC "
@@ -75,20 +92,10 @@ class BudgetExceeded(Exception):
             + f", or {ways[-1]}."
         )
 
-    def as_dict(self) -> dict[str, object]:
-        """Structured form for a tool's error result."""
-        return {
-            "code": "budget_exceeded",
-            "message": str(self),
-            "day": self.day,
-            "limit_usd": self.limit_usd,
-            "spent_usd": self.spent_usd,
-            "requested_usd": self.requested_usd,
-            "remaining_usd": self.remaining_usd,
-        }
 
-
-def admit(*, day: str, limit_micros: int, spent_micros: int, requested_micros: int) -> None:
+def admit(
+    *, day: str, limit_micros: int, spent_micros: int, requested_micros: int, setting: str = "SORA_MCP_DAILY_BUDGET_USD"
+) -> None:
     """Raise `BudgetExceeded` unless `requested` fits in what `limit` leaves after `spent`; a 0 limit admits nothing."""
     if limit_micros <= 0 or spent_micros + requested_micros > limit_micros:
         raise BudgetExceeded(
@@ -96,4 +103,5 @@ def admit(*, day: str, limit_micros: int, spent_micros: int, requested_micros: i
             limit_usd=from_micros(limit_micros),
             spent_usd=from_micros(spent_micros),
             requested_usd=from_micros(requested_micros),
+            setting=setting,
         )

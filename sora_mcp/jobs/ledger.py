@@ -576,9 +576,11 @@ class SyncLedger:
                 return _record(earlier)
             now = self._clock()
             day = utc_day(now)
-            spent = self._spent_micros(conn, day, "sandbox" if backend == "sandbox" else "provider")
+            sandbox = backend == "sandbox"
+            spent = self._spent_micros(conn, day, "sandbox" if sandbox else "provider")
+            setting = "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
             try:
-                admit(day=day, limit_micros=limit, spent_micros=spent, requested_micros=estimate or 0)
+                admit(day=day, limit_micros=limit, spent_micros=spent, requested_micros=estimate or 0, setting=setting)
             except Exception:
                 logger.info(
                     "create refused by the budget: spent %d µ$, asked %s µ$, limit %d µ$", spent, estimate, limit

@@ -340,12 +340,11 @@ class VideoService:
                 duplicate_window_s=settings.duplicate_window_seconds,
             )
         except BudgetExceeded as exc:
-            which = "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
             raise self._refuse(
                 "budget",
                 str(exc),
                 code="budget_exceeded",
-                fix=f"Wait for the next UTC day, or raise {which}. Failed jobs do not count.",
+                fix=f"Wait for the next UTC day, or raise {exc.setting}. Failed jobs do not count.",
             ) from None
         except LedgerConflict as exc:
             raise self._refuse(
