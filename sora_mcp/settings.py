@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
-Backend = Literal["sandbox", "provider"]
+BackendKind = Literal["sandbox", "provider"]
 Source = Literal["flag", "env", "default", "derived"]
 _T = TypeVar("_T")
 
@@ -89,7 +89,7 @@ def _number(text: str, what: str = "is not a number") -> float:
     return value
 
 
-def parse_backend(text: str) -> Backend:
+def parse_backend(text: str) -> BackendKind:
     if text == "sandbox":
         return "sandbox"
     if text == "provider":
@@ -168,7 +168,7 @@ def parser_for(name: str) -> Callable[[str], object]:
 class Settings:
     """Resolved configuration. Build with `Settings.resolve`; `sources` says where each value came from."""
 
-    backend: Backend
+    backend: BackendKind
     api_key: str | None
     base_url: str | None
     profile: str
@@ -220,7 +220,7 @@ class Settings:
         api_key = raw("api_key")
         backend_text = raw("backend")
         if backend_text is None:
-            backend: Backend = "provider" if api_key else "sandbox"
+            backend: BackendKind = "provider" if api_key else "sandbox"
             sources["backend"] = "derived"
         else:
             backend = value("backend", backend_text, parse_backend)
