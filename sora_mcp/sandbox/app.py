@@ -153,7 +153,7 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
         parsed = rules.parse_create(body, config.catalog, service.store.file_bytes)
         rules.check_input_moderation(parsed.prompt, config.input_moderation_marker)
         service.check_capacity()
-        job = service.create(parsed)
+        job = await asyncio.to_thread(service.create, parsed)  # a durable commit: off the event loop
         return accepted("create", job)
 
     async def retrieve(request: Request) -> Response:
@@ -164,7 +164,7 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
         return json_response(service.list(rules.parse_list_query(request.query_params)))
 
     async def delete(request: Request) -> Response:
-        return json_response(service.delete(request.path_params["video_id"]))
+        return json_response(await asyncio.to_thread(service.delete, request.path_params["video_id"]))
 
     async def content(request: Request) -> Response:
         variant = rules.parse_variant(request.query_params)
@@ -175,14 +175,14 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
         rules.check_input_moderation(parsed.prompt, config.input_moderation_marker)
         source = await service.source(parsed, "remixed")
         service.check_capacity()
-        return accepted("remix", service.derive(source, "remix", parsed.prompt))
+        return accepted("remix", await asyncio.to_thread(service.derive, source, "remix", parsed.prompt))
 
     async def edit(request: Request) -> Response:
         parsed = rules.parse_edit(await read_body(request))
         rules.check_input_moderation(parsed.prompt, config.input_moderation_marker)
         source = await service.source(parsed, "edited")
         service.check_capacity()
-        return accepted("edit", service.derive(source, "edit", parsed.prompt))
+        return accepted("edit", await asyncio.to_thread(service.derive, source, "edit", parsed.prompt))
 
     async def extend(request: Request) -> Response:
         body = await read_body(request)
@@ -193,10 +193,11 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
             parsed, source.spec, source.model_name, source.seconds, source.extension_steps, body.source
         )
         service.check_capacity()
-        return accepted("extend", service.derive(source, "extend", parsed.prompt, step))
+        return accepted("extend", await asyncio.to_thread(service.derive, source, "extend", parsed.prompt, step))
 
     async def upload_file(request: Request) -> Response:
-        return json_response(service.upload_file(rules.parse_file_upload(await read_body(request))))
+        upload = rules.parse_file_upload(await read_body(request))
+        return json_response(await asyncio.to_thread(service.upload_file, upload))
 
     async def ledger(request: Request) -> Response:
         try:
