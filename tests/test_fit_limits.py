@@ -16,9 +16,12 @@ from PIL import Image, ImageChops, ImageStat, PngImagePlugin
 from sora_mcp.imaging import FitRequest, ImageInputError, fit_image
 from sora_mcp.imaging.color import to_working_mode
 from sora_mcp.imaging.decode import (
+    DECODE_POOL_BYTES,
     MAX_CONCURRENT_DECODES,
     MAX_DECODE_BYTES,
     REDUCING_GAP,
+    DecodePool,
+    _pool,
     _resample,
     check_decode_budget,
     decode_slot,
@@ -48,32 +51,29 @@ def refusal(source: bytes, tmp_path: Path) -> str:
 
 
 class TestByteBudget:
-    def test_the_same_pixels_cost_what_their_mode_costs(self, tmp_path: Path) -> None:
-        """100 MP both: 16-bit grey (2 bytes a pixel) is within the budget, 8-bit RGB (stored in 4) is not."""
-        grey16 = refusal(png_claiming(10_000, 10_000, 16, 0), tmp_path)
-        assert "truncated or corrupt" in grey16  # got past the budget, then found no pixel data
-        rgb = refusal(png_claiming(10_000, 10_000, 8, 2), tmp_path)
-        assert "decoding it takes 381 MB (about 4 bytes per pixel)" in rgb
-        assert "more than the 256 MB one image may use (about 67 MP of this kind" in rgb
-        assert "Downscale it to at most 8192x8192 first" in rgb
+    def test_the_same_pixels_cost_what_their_decoder_costs(self, tmp_path: Path) -> None:
+        """26 MP each: a PNG (4 bytes a pixel) is within the budget, a WebP (its decoder holds 4 copies) is not."""
+        assert refusal(png_claiming(5200, 5000, 8, 2), tmp_path).startswith("the image could not be decoded")
+        webp = encode(Image.new("RGB", (5200, 5000), (10, 120, 200)), "WEBP", quality=50, method=0)
+        message = refusal(webp, tmp_path)
+        assert message.startswith("the image is a 5200x5000 (26 MP) RGB WebP: decoding it takes 397 MB")
+        assert (
+            "(about 16 bytes per pixel), more than the 384 MB one image may use (about 25 MP of this kind)" in message
+        )
+        assert message.endswith("Downscale it to at most 5115x4919 first (or save it as an 8-bit JPEG)")
 
-    def test_rgba_names_limit_in_megabytes_and_pixels_and_the_fix(self, tmp_path: Path) -> None:
-        message = refusal(png_claiming(10_000, 10_000, 8, 6), tmp_path)
-        assert message.startswith("the image is a 10000x10000 (100 MP) RGBA PNG: decoding it takes 381 MB")
-        assert f"{MAX_CONCURRENT_DECODES} images are decoded at a time" in message
-
-    def test_largest_rgba_square_within_the_budget_passes(self, tmp_path: Path) -> None:
-        assert MAX_DECODE_BYTES == 8192 * 8192 * 4
-        assert "truncated or corrupt" in refusal(png_claiming(8192, 8192, 8, 6), tmp_path)
-        assert "decoding it takes" in refusal(png_claiming(8193, 8192, 8, 6), tmp_path)
+    @pytest.mark.parametrize(("depth", "colour"), [(16, 0), (8, 6), (16, 4)], ids=["grey16", "rgba", "grey16+alpha"])
+    def test_100_mp_pngs_of_every_kind_fit_the_budget(self, depth: int, colour: int, tmp_path: Path) -> None:
+        assert MAX_DECODE_BYTES >= 10_000 * 10_000 * 4
+        assert refusal(png_claiming(10_000, 10_000, depth, colour), tmp_path).startswith("the image could not be")
 
     def test_progressive_jpeg_counts_its_coefficients(self, tmp_path: Path) -> None:
         """A baseline JPEG is decoded at 1/8 scale in a few MB; a progressive one holds every coefficient."""
-        baseline = jpeg_header(12_000, 8_000)
+        baseline = jpeg_header(16_000, 12_000)
         progressive = baseline.replace(b"\xff\xc0", b"\xff\xc2", 1)
         assert refusal(baseline, tmp_path).startswith("the image could not be decoded")  # past the budget
         message = refusal(progressive, tmp_path)
-        assert "12000x8000 (96 MP) RGB JPEG: decoding it takes 280 MB (a progressive JPEG holds" in message
+        assert "16000x12000 (192 MP) RGB JPEG: decoding it takes 561 MB (a progressive JPEG holds" in message
         assert "Save it as a baseline (non-progressive) JPEG, or downscale it to at most" in message
 
     def test_budget_is_checked_before_anything_is_decoded(self) -> None:
@@ -136,13 +136,14 @@ class TestStripwiseReduction:
             assert actual.tobytes() == expected.tobytes()
 
 
-class TestDecodeSlots:
-    def test_no_more_than_the_limit_decode_at_once(self) -> None:
+class TestDecodePool:
+    @staticmethod
+    def peak_running(pool: DecodePool, sizes: list[int]) -> int:
         inside, peak, lock = 0, 0, threading.Lock()
 
-        def work() -> None:
+        def work(size: int) -> None:
             nonlocal inside, peak
-            with decode_slot():
+            with pool.reserve(size):
                 with lock:
                     inside += 1
                     peak = max(peak, inside)
@@ -150,12 +151,27 @@ class TestDecodeSlots:
                 with lock:
                     inside -= 1
 
-        threads = [threading.Thread(target=work) for _ in range(MAX_CONCURRENT_DECODES + 3)]
+        threads = [threading.Thread(target=work, args=(size,)) for size in sizes]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert peak == MAX_CONCURRENT_DECODES
+        return peak
+
+    def test_small_decodes_share_the_slots(self) -> None:
+        assert self.peak_running(DecodePool(capacity=100, slots=2), [10] * 6) == 2
+
+    def test_large_decodes_take_turns(self) -> None:
+        assert self.peak_running(DecodePool(capacity=100, slots=2), [60] * 4) == 1
+
+    def test_a_decode_larger_than_the_pool_runs_alone_rather_than_never(self) -> None:
+        assert self.peak_running(DecodePool(capacity=100, slots=2), [150, 150]) == 1
+
+    def test_the_process_pool(self) -> None:
+        assert (_pool.capacity, _pool.slots) == (DECODE_POOL_BYTES, MAX_CONCURRENT_DECODES)
+        assert DECODE_POOL_BYTES < 2 * MAX_DECODE_BYTES  # two of the largest images never decode at once
+        with decode_slot(MAX_DECODE_BYTES):
+            pass
 
     def test_concurrent_fits_all_finish_correctly(self, tmp_path: Path) -> None:
         results: list[Size] = []

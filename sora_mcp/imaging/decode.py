@@ -17,7 +17,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,19 +42,55 @@ MAX_PIXELS_REDUCIBLE = 250_000_000
 """JPEG is decoded at up to 1/8 scale, so even a 200 MP phone photo costs a few MB."""
 MAX_PIXELS = 100_000_000
 """Other formats are decoded in full: the decompression-bomb limit in pixels (MAX_DECODE_BYTES also applies)."""
-MAX_DECODE_BYTES = 256 * 1024 * 1024
-"""Memory one image may take while decoded (the full frame, or the 1/n-scale JPEG and its coefficients).
+MAX_DECODE_BYTES = 384 * 1024 * 1024
+"""Memory one image may take while it is decoded: the frame as the decoder holds it (by mode and bit depth),
+the decoder's own copies, a progressive JPEG's coefficients; for JPEG at the 1/n scale it is decoded at.
 
-Pixels alone do not bound memory: a 10000x10000 16-bit grey PNG is 220 KB on disk and 200 MB decoded, as
-RGBA 400 MB. 256 MB admits 8192x8192 RGBA, 11585x11585 16-bit grey or 16384x16384 8-bit grey/palette;
-everything after the decode (conversion, premultiplied alpha, reduction) runs in strips of a few MB.
+Pixels alone do not bound memory: a 10000x10000 16-bit grey PNG is 220 KB on disk and 191 MB decoded, as
+RGBA 381 MB, as WebP (whose decoder holds four copies) 1.5 GB. 384 MB admits 100 MP PNGs of any kind, a
+24 MP WebP or an 88 MP progressive JPEG. Everything after the decode (conversion, premultiplied alpha,
+reduction) runs in strips of a few MB.
 """
+DECODE_POOL_BYTES = 512 * 1024 * 1024
+"""Decode memory all concurrent fits in one process may hold together: a fit waits until its share is free."""
 MAX_CONCURRENT_DECODES = 2
-"""Images decoded at once in one process; further fits wait, so the server's peak stays near 2 x the budget."""
+"""Images decoded at once in one process, however small: the CPU-bound part gains nothing from more."""
 STRIP_BYTES = 4 * 1024 * 1024
 """Working-mode bytes converted at a time while the decoded frame is reduced."""
 
-_decode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
+
+class DecodePool:
+    """Admits a decode when both a slot and its bytes are free, so concurrent fits cannot add up unbounded.
+
+    A decode alone is always admitted (the per-image budget keeps it within MAX_DECODE_BYTES), so one larger
+    than what is left waits for the others instead of being refused.
+    """
+
+    def __init__(self, capacity: int = DECODE_POOL_BYTES, slots: int = MAX_CONCURRENT_DECODES) -> None:
+        self.capacity = capacity
+        self.slots = slots
+        self._changed = threading.Condition()
+        self._used = 0
+        self._running = 0
+
+    @contextmanager
+    def reserve(self, size: int) -> Iterator[None]:
+        with self._changed:
+            while self._running >= self.slots or (self._running and self._used + size > self.capacity):
+                logger.debug("decode of %d bytes waits: %d running, %d bytes in use", size, self._running, self._used)
+                self._changed.wait()
+            self._running += 1
+            self._used += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._used -= size
+                self._changed.notify_all()
+
+
+_pool = DecodePool()
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +286,7 @@ def check_decode_budget(probe: Probe, scale: int, name: str, budget: int = MAX_D
     raise ImageInputError(
         f"{name} is a {raw.width}x{raw.height} ({pixels / 1e6:.0f} MP) {_depth(probe)} {probe.label}: decoding it "
         f"takes {_mb(need)} ({why}), more than the {_mb(budget)} one image may use (about "
-        f"{budget / per_pixel / 1e6:.0f} MP of this kind; {MAX_CONCURRENT_DECODES} images are decoded at a time). "
+        f"{budget / per_pixel / 1e6:.0f} MP of this kind). "
         f"{fix}"
     )
 
@@ -277,16 +313,9 @@ def _mb(size: float) -> str:
     return f"{size / (1024 * 1024):.0f} MB"
 
 
-@contextmanager
-def decode_slot() -> Iterator[None]:
-    """Hold one of the MAX_CONCURRENT_DECODES slots while a frame is decoded and reduced."""
-    if not _decode_slots.acquire(blocking=False):
-        logger.debug("waiting for a decode slot (%d images are decoded at a time)", MAX_CONCURRENT_DECODES)
-        _decode_slots.acquire()
-    try:
-        yield
-    finally:
-        _decode_slots.release()
+def decode_slot(size: int) -> AbstractContextManager[None]:
+    """Hold a share of the process's decode pool (a slot and `size` bytes) while a frame is decoded and reduced."""
+    return _pool.reserve(size)
 
 
 def _raw_region(probe: Probe, geometry: Geometry) -> tuple[PixelBox, Size]:

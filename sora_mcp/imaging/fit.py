@@ -26,6 +26,7 @@ from sora_mcp.imaging.decode import (
     ORIENTATION_STEPS,
     Probe,
     check_decode_budget,
+    decode_bytes,
     decode_region,
     decode_slot,
     open_image,
@@ -152,8 +153,8 @@ def _can_pass_through(probe: Probe, request: FitRequest, out_format: ImageFormat
 def _render(
     im: Image.Image, probe: Probe, geometry: Geometry, request: FitRequest, name: str
 ) -> tuple[Image.Image, int]:
-    """Decode and compose the frame while holding a decode slot, so concurrent fits cannot add up unbounded."""
-    with decode_slot():
+    """Decode and compose the frame while holding its share of the decode pool (concurrent fits wait their turn)."""
+    with decode_slot(decode_bytes(probe, planned_decode_scale(probe, geometry))):
         content, decode_scale = decode_region(im, probe, geometry, name)
         return _compose(content, probe, geometry, request), decode_scale
 
