@@ -263,12 +263,15 @@ def test_a_render_whose_process_was_killed_is_rendered_by_the_next_one(tmp_path:
 
 
 def test_old_jobs_are_forgotten_like_unknown_ones(tmp_path: Path) -> None:
-    with SandboxServer(config(tmp_path, "k", max_age_seconds=1.5, cleanup_interval_seconds=0.0)) as server:
+    max_age = 3.0
+    with SandboxServer(config(tmp_path, "k", max_age_seconds=max_age, cleanup_interval_seconds=0.0)) as server:
         client = client_for(server, "k")
-        video = wait_done(client, client.videos.create(prompt="short-lived", seconds="4", size="1280x720").id)
+        created = client.videos.create(prompt="short-lived", seconds="4", size="1280x720")
+        accepted_by = time.time()
+        video = wait_done(client, created.id)
         path = server.asset_path(video.id, "video")
         assert path is not None and path.is_file()
-        time.sleep(1.6)
+        time.sleep(max(0.0, accepted_by + max_age + 0.1 - time.time()))
         with pytest.raises(openai.NotFoundError) as caught:
             client.videos.retrieve(video.id)
         listed = client.videos.list().data
@@ -286,12 +289,13 @@ def test_old_jobs_are_forgotten_like_unknown_ones(tmp_path: Path) -> None:
 
 
 def test_expired_content_is_removed_from_disk(tmp_path: Path) -> None:
-    with SandboxServer(config(tmp_path, "k", asset_ttl_seconds=0.5, cleanup_interval_seconds=0.0)) as server:
+    with SandboxServer(config(tmp_path, "k", asset_ttl_seconds=1.5, cleanup_interval_seconds=0.0)) as server:
         client = client_for(server, "k")
         video = wait_done(client, client.videos.create(prompt="expires", seconds="4", size="1280x720").id)
         path = server.asset_path(video.id, "video")
-        assert path is not None
-        time.sleep(0.7)
+        assert path is not None and path.is_file()
+        assert video.expires_at is not None
+        time.sleep(max(0.0, video.expires_at + 1.1 - time.time()))  # expires_at is rounded down to a second
         with pytest.raises(openai.NotFoundError) as caught:
             client.videos.download_content(video.id)
         still = client.videos.retrieve(video.id)  # the job itself is still known, as at the real API

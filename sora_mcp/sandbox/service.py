@@ -238,8 +238,6 @@ class SandboxService:
             log.exception("sandbox render task for %s failed", video_id)
         finally:
             self._forget(video_id, cancel)
-        if not cancel.is_set():
-            self._maybe_cleanup(force=True)
 
     def _render_locked(self, store: JobStore, video_id: str, cancel: threading.Event) -> None:
         job = store.find(video_id)  # fresh: another process may have finished it before we got the lock
@@ -279,6 +277,7 @@ class SandboxService:
             size += made.stat().st_size
             os.replace(made, target)  # atomic: a reader sees the whole file or none
         remove_tree(work)
+        self._maybe_cleanup(force=True, reserve=size)  # make room first: the bound holds whenever it is seen
         if store.set_rendered(video_id, store.clock(), None, size):
             with self._lock:
                 self.renders += 1
@@ -286,15 +285,15 @@ class SandboxService:
             store.remove_render(video_id)
         store.drop_lock_file(video_id)
 
-    def _maybe_cleanup(self, *, force: bool = False) -> None:
-        """Enforce the age and size bounds now and then (always at start and after a render)."""
+    def _maybe_cleanup(self, *, force: bool = False, reserve: int = 0) -> None:
+        """Enforce the age and size bounds now and then (always at start and before recording a render)."""
         now = time.monotonic()
         with self._lock:
             if not force and now < self._next_cleanup:
                 return
             self._next_cleanup = now + self.config.cleanup_interval_seconds
         try:
-            done = self.store.cleanup(self.config.max_age_seconds, self.config.max_storage_bytes)
+            done = self.store.cleanup(self.config.max_age_seconds, self.config.max_storage_bytes, reserve)
         except (sqlite3.Error, OSError, errors.Rejection):
             log.warning("sandbox cleanup failed; retrying later", exc_info=True)
             return

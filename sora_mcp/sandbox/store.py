@@ -576,10 +576,11 @@ class JobStore:
 
     # -- bounds ------------------------------------------------------------------------------------
 
-    def cleanup(self, max_age_seconds: float, max_bytes: int) -> Cleanup:
+    def cleanup(self, max_age_seconds: float, max_bytes: int, reserve: int = 0) -> Cleanup:
         """Keep the folder bounded: forget jobs older than the age, drop renders past their expiry, then the
-        oldest renders while the total is over `max_bytes`. Database first (one short transaction), files after:
-        a render whose row says "purged" is never served again, whoever removes its files.
+        oldest renders while the total plus `reserve` (a render about to be recorded) is over `max_bytes`.
+        Database first (one short transaction), files after: a render whose row says "purged" is never served
+        again, whoever removes its files.
         """
         now = self.clock()
         with self._transaction() as db:
@@ -597,6 +598,7 @@ class JobStore:
                 )
             ]
             total = int(db.execute("SELECT COALESCE(SUM(bytes), 0) FROM jobs").fetchone()[0])
+            total += reserve
             total -= int(
                 db.execute(
                     f"SELECT COALESCE(SUM(bytes), 0) FROM jobs WHERE id IN ({','.join('?' * len(expired))})",
