@@ -134,7 +134,8 @@ class SandboxConfig:
     max_storage_bytes: int = 2 * 1024**3
     """Renders beyond this total are removed oldest first (their content then answers `video_expired`)."""
     cleanup_interval_seconds: float = 60.0
-    """How often (at most) the storage bounds are enforced, besides at start and after each render."""
+    """How often (at most) requests enforce the bounds; they are also enforced at start and before each render is
+    recorded (so the size bound holds whenever a job is seen completed)."""
     poll_after_ms: int = 2000
     """Suggested polling interval before scaling, sent as `openai-poll-after-ms` on retrieve."""
 
