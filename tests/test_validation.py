@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from mcp.types import TextContent
 
 from sora_mcp.catalog import active_catalog, load_builtin
 from sora_mcp.server import build_server
@@ -366,6 +368,23 @@ def test_without_placeholders_empty_and_zero_are_values() -> None:
 
 # The same through the tool, in both protocol eras.
 
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize("field", ["model", "size", "seconds", "duration"])
+async def test_validate_params_refuses_lone_surrogates_by_name(
+    validate_server: MCPServer, mode: str, field: str
+) -> None:
+    async with Client(validate_server, mode=mode) as client:
+        result = await client.call_tool("validate_params", {field: "a\ud800"})
+        assert not (await client.call_tool("list_models", {})).is_error
+    assert result.is_error and result.structured_content is None
+    texts = [b.text for b in result.content if isinstance(b, TextContent)]
+    assert f"'{field}'" in texts[0]
+    info = json.loads(texts[1])
+    assert info["stage"] in ("arguments", "request") and info["param"] == field
+
+
 TOOL_WISHES: list[dict[str, object]] = [
     {},
     {"model": "sora-2", "seconds": "8", "size": "1280x720"},
@@ -411,7 +430,8 @@ async def test_validate_params_placeholders_give_the_same_verdict_as_omitting(
         {"seconds": HUGE},
         {"duration": HUGE},
         {"seconds": str(HUGE)},
-        {"model": "\ud800", "size": "\udfff", "seconds": "\ud800"},
+        {"seconds": "1" + " " * 100_000 + "s"},
+        {"model": "x" * 1_000_000},
     ],
 )
 async def test_validate_params_answers_the_fuzz_findings(
