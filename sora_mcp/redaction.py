@@ -116,7 +116,9 @@ def _scrub(record: logging.LogRecord) -> None:
 
 
 _FILTER = RedactingFilter()
-_QUIET = {"httpx": logging.INFO, "httpx2": logging.INFO, "httpcore": logging.INFO, "httpcore2": logging.INFO}
+_QUIET = ("httpx", "httpx2", "httpcore", "httpcore2")
+
+
 _QUIET_OPENAI = ("openai", "openai._base_client")
 _factory_installed = False
 
@@ -140,14 +142,10 @@ def install(secrets: Iterable[str]) -> None:
     for handler in logging.getLogger().handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
-    for name, level in _QUIET.items():
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET or logger.level < level:
-            logger.setLevel(level)
-    for name in _QUIET_OPENAI:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET or logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
+    for name in (*_QUIET, *_QUIET_OPENAI):
+        quiet = logging.getLogger(name)
+        if quiet.getEffectiveLevel() < logging.INFO:  # a floor only: never louder than the root says
+            quiet.setLevel(logging.INFO)
     if install_factory:
         previous = logging.getLogRecordFactory()
 

@@ -108,3 +108,18 @@ def test_install_quiets_http_header_logging_even_at_debug(stream_handler: io.Str
         assert not logger.isEnabledFor(logging.DEBUG), name
         logger.debug("send_request_headers.started request=<Request [b'POST']> Authorization: Bearer %s", KEY)
     assert stream_handler.getvalue() == ""
+
+
+def test_install_never_makes_the_http_libraries_louder_than_the_root() -> None:
+    """At the default WARNING, an INFO line per HTTP request would spam a host's stderr."""
+    root = logging.getLogger()
+    old_level = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        redaction.install([])
+        for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    finally:
+        root.setLevel(old_level)
