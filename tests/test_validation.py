@@ -446,11 +446,6 @@ async def test_validate_params_answers_the_fuzz_findings(
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    reason="sora_mcp/tools/validate.py must pass seconds and duration to Wish separately (Wish(seconds=seconds, "
-    "duration=duration)) instead of `seconds if seconds is not None else duration`, which keeps a '' placeholder",
-    strict=False,
-)
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_validate_params_reads_duration_when_seconds_is_a_placeholder(
     validate_server: MCPServer, mode: str

@@ -41,7 +41,8 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
     ) -> Annotated[CallToolResult, Verdict]:
         wish = Wish(
             model=model,
-            seconds=seconds if seconds is not None else duration,
+            seconds=seconds,
+            duration=duration,
             size=size,
             reference_width=reference_width,
             reference_height=reference_height,
