@@ -14,7 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.to_thread
@@ -39,14 +39,6 @@ class Connection:
     def asset_path(self, video_id: str, variant: Literal["video", "thumbnail", "spritesheet"]) -> Path | None:
         """The embedded sandbox's finished file for a job (hard-link it, don't copy it); None on a provider."""
         return self.sandbox.asset_path(video_id, variant) if self.sandbox is not None else None
-
-
-class ProviderBackend(Protocol):
-    """What the video service needs of a backend: a shared connection, opened on demand and closed at the end."""
-
-    async def connect(self) -> Connection: ...
-
-    async def close(self) -> None: ...
 
 
 class Backend:

@@ -581,7 +581,7 @@ class VideoService:
             existing = out_dir / (stem + extension)
             if existing.is_file():  # downloaded earlier (the ledger may not know yet): no request at all
                 return existing
-        local = connection.sandbox.asset_path(video_id, variant) if connection.sandbox is not None else None
+        local = connection.asset_path(video_id, variant)
         if local is not None:
             return await anyio.to_thread.run_sync(_link_or_copy, local, out_dir / (stem + local.suffix))
         import httpx2
