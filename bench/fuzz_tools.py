@@ -60,7 +60,7 @@ def fuzz_tool(session: FuzzSession, tool: str, calls: int, run_seed: int) -> tup
     def record(arguments: dict[str, Any], outcome: Outcome) -> None:
         counts[outcome.kind] += 1
         if outcome.failed and len(samples) < 5:
-            note = " (known)" if known(outcome) else ""
+            note = " (known)" if known(outcome, tool) else ""
             samples.append(f"{outcome.kind}{note}: {describe(arguments, 160)} -> {outcome.text[:160]!r}")
 
     @seed(run_seed)

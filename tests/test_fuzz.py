@@ -252,8 +252,8 @@ def _hinted(name: str, schema: Json, hints: Hints) -> st.SearchStrategy[Json] | 
         return _PROMPTS
     if name == "background":
         return st.sampled_from(["#000000", "#ffffff", "#12ab9z", "red", ""])
-    if name == "quality":
-        return st.integers(-5, 120)
+    if name == "quality":  # published without bounds: the extremes are schema-valid
+        return st.integers(-5, 120) | st.sampled_from([10**500, 10**5000])
     if name == "seconds" and schema.get("type") == "integer":
         return st.integers(int(schema.get("minimum", 0)), 30)
     if name in ("model", "size", "seconds", "duration") and "enum" not in schema:
@@ -291,10 +291,19 @@ def from_schema(schema: Json, hints: Hints, name: str = "", depth: int = 0) -> s
     if kind == "string":
         low = int(schema.get("minLength", 0))
         return _text(low, max(low, min(int(schema.get("maxLength", 40)), 40)))
-    if kind == "integer":
-        return st.integers(int(schema.get("minimum", -1000)), int(schema.get("maximum", 1000)))
-    if kind == "number":
-        return st.floats(float(schema.get("minimum", -1e6)), float(schema.get("maximum", 1e6)), allow_nan=False)
+    if kind in ("integer", "number"):  # in range, plus the extremes an unbounded side allows (still schema-valid)
+        lo: Json = schema.get("minimum")
+        hi: Json = schema.get("maximum")
+        extremes = [v for v in (10**5000, 10**500, 2**63, 1e308) if hi is None and (lo is None or v >= lo)]
+        extremes += [v for v in (-(10**500), -(2**63) - 1, -1e308) if lo is None and (hi is None or v <= hi)]
+        if kind == "integer":
+            extremes = [v for v in extremes if isinstance(v, int)]
+            lo_i = int(lo) if lo is not None else -1000
+            inside: st.SearchStrategy[Json] = st.integers(lo_i, int(hi) if hi is not None else max(lo_i, 1000))
+        else:
+            lo_f = float(lo) if lo is not None else -1e6
+            inside = st.floats(lo_f, float(hi) if hi is not None else max(lo_f, 1e6), allow_nan=False)
+        return inside | st.sampled_from(extremes) if extremes else inside
     if kind == "boolean":
         return st.booleans()
     if kind == "array":
@@ -409,18 +418,30 @@ def describe(arguments: Json, limit: int = 300) -> str:
 
 # The test.
 
-KNOWN_FINDINGS: tuple[tuple[Kind, str], ...] = (
-    # (kind, how the first text starts) of bugs this fuzzer found in code outside its authors' files, reported
+KNOWN_FINDINGS: tuple[tuple[str, Kind, str], ...] = (
+    # (tool or "*", kind, how the text starts) of bugs this fuzzer found outside its authors' files, reported
     # with a reproduction and not fixed yet. The test tolerates them so the suite stays green meanwhile;
     # bench/fuzz_tools.py still counts them. Delete an entry when its fix lands.
+    #
     # sora_mcp/contract.py: jsonschema formats `repr(instance)` into its messages, and repr() of an int with
     # more than 4300 digits raises ValueError, e.g. list_videos {"limit": 10**5000}.
-    ("unshaped", "Exceeds the limit (4300 digits) for integer string conversion"),
+    ("*", "unshaped", "Exceeds the limit (4300 digits) for integer string conversion"),
+    # mcp SDK (server/request_state.py, 2026-07-28 era only): after a roots round the SDK seals the arguments
+    # with json.dumps, which refuses ints over 4300 digits: fit_reference_image {"image": <ok>, "size":
+    # "1280x720", "quality": 10**5000} -> MCPError "Internal server error". quality is published unbounded.
+    ("fit_reference_image", "protocol", "MCPError: Internal server error"),
+    # sora_mcp/imaging/request.py:135 (FitRequest.__post_init__) formats the refused quality into its
+    # message, and str() of a 10**5000 quality raises ValueError: fit_reference_image {"image": <ok>,
+    # "size": "1280x720", "quality": 10**5000} -> stage "internal" (2025-11-25 era; the SDK fails first in 2026).
+    ("fit_reference_image", "internal", "fit_reference_image failed because of an internal error (ValueError)"),
 )
 
 
-def known(outcome: Outcome) -> bool:
-    return any(outcome.kind == kind and outcome.text.startswith(start) for kind, start in KNOWN_FINDINGS)
+def known(outcome: Outcome, tool: str) -> bool:
+    return any(
+        name in ("*", tool) and outcome.kind == kind and outcome.text.startswith(start)
+        for name, kind, start in KNOWN_FINDINGS
+    )
 
 
 @contextmanager
@@ -457,6 +478,6 @@ def test_no_tool_call_escapes_as_a_bare_error(fuzz_session: FuzzSession, tool: s
             outcome = Outcome("death", f"list_models stopped answering after: {outcome.kind} {outcome.text[:200]}")
         if outcome.kind == "death":
             session.restart()
-        assert not outcome.failed or known(outcome), f"{outcome.kind}: {case!r} -> {outcome.text[:300]}"
+        assert not outcome.failed or known(outcome, tool), f"{outcome.kind}: {case!r} -> {outcome.text[:300]}"
 
     fuzz()
