@@ -48,6 +48,8 @@ TOOLS: tuple[str, ...] = (
     "extend_video",
     "delete_video",
 )
+PROFILES = {"auto": "apiyi", "legacy": "openai"}
+"""A catalog per era, so both get fuzzed: apiyi (integer seconds, 25 s pro), openai (string seconds, extensions)."""
 HANG_SECONDS = 60.0
 """A hang detector, not a performance bound: tools bound themselves at 45-55 s."""
 BARE_PREFIX = "Error executing tool"
@@ -66,16 +68,17 @@ death (list_models stopped answering)."""
 # The server under fuzz.
 
 
-def fuzz_settings(home: Path) -> Settings:
+def fuzz_settings(home: Path, profile: str) -> Settings:
     """The `sandbox_settings` fixture's settings, with fast sandbox jobs and a small budget (fewer renders)."""
     return Settings.resolve(
         env={
+            "SORA_MCP_PROFILE": profile,
             "SORA_MCP_HOME": str(home / "sora-home"),
             "SORA_MCP_OUTPUT_DIR": str(home / "out"),
             "SORA_MCP_ALLOWED_DIRS": str(home),
             "SORA_MCP_SANDBOX_TIME_SCALE": "0.01",
-            "SORA_MCP_DAILY_BUDGET_USD": "4",
-            "SORA_MCP_SANDBOX_DAILY_BUDGET_USD": "4",
+            "SORA_MCP_DAILY_BUDGET_USD": "12",
+            "SORA_MCP_SANDBOX_DAILY_BUDGET_USD": "12",
         },
         user_home=home,
     )
@@ -168,7 +171,7 @@ class FuzzSession:
         photo.write_bytes(tiny_png())
         data_url = "data:image/png;base64," + base64.b64encode(tiny_png(4, 4)).decode()
         self.hints.images = [str(photo), "photo.png", data_url, str(self.home / "missing.png"), "/etc/passwd"]
-        server = build_server(fuzz_settings(self.home))
+        server = build_server(fuzz_settings(self.home, PROFILES.get(self.mode, "apiyi")))
         roots = ListRootsResult(roots=[Root(uri=self.home.as_uri(), name="home")])  # type: ignore[arg-type]
 
         async def list_roots(context: object) -> ListRootsResult:
