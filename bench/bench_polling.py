@@ -14,6 +14,7 @@ Detection delay is measured from the sandbox's scheduled completion time (create
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -77,36 +78,31 @@ async def run(job_seconds: float) -> dict[str, Tally]:
             tally.calls += 1
             return await provider.retrieve(video_id)
 
+        def ours(video_id: str, done: float, name: str, *, use_hint: bool, shared: bool = False) -> None:
+            tally = tallies[name]
+
+            async def fetch() -> JobSnapshot:
+                if shared:
+                    return await gate.fetch(video_id, lambda: counted(tally, video_id))
+                return await counted(tally, video_id)
+
+            group.start_soon(functools.partial(our_loop, fetch, tally, done, use_hint=use_hint))
+
+        gate: RetrieveGate[JobSnapshot] = RetrieveGate(1.0)
         async with anyio.create_task_group() as group:
             for _ in range(2):
                 vid, done = await new_job()
                 group.start_soon(sdk_default_loop, provider, vid, tallies["sdk-default"], done)
                 vid, done = await new_job()
-                group.start_soon(
-                    lambda v=vid, d=done: our_loop(
-                        lambda: counted(tallies["ours (hint)"], v), tallies["ours (hint)"], d, use_hint=True
-                    )
-                )
+                ours(vid, done, "ours (hint)", use_hint=True)
                 vid, done = await new_job()
-                group.start_soon(
-                    lambda v=vid, d=done: our_loop(
-                        lambda: counted(tallies["ours (no hint)"], v), tallies["ours (no hint)"], d, use_hint=False
-                    )
-                )
+                ours(vid, done, "ours (no hint)", use_hint=False)
             vid, done = await new_job()
             for _ in range(3):
                 group.start_soon(sdk_default_loop, provider, vid, tallies["sdk x3 agents"], done)
             vid, done = await new_job()
-            gate: RetrieveGate[JobSnapshot] = RetrieveGate(1.0)
             for _ in range(3):
-                group.start_soon(
-                    lambda v=vid, d=done: our_loop(
-                        lambda: gate.fetch(v, lambda: counted(tallies["ours x3 agents"], v)),
-                        tallies["ours x3 agents"],
-                        d,
-                        use_hint=True,
-                    )
-                )
+                ours(vid, done, "ours x3 agents", use_hint=True, shared=True)
         await provider.close()
     return tallies
 

@@ -157,6 +157,7 @@ def test_accepted_if_and_only_if_the_published_schema_admits(profile: str, tmp_p
     assert CHECKED["accepted"] > 50 and CHECKED["refused"] > 50, CHECKED
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("video", "param", "hint"),
     [
@@ -181,6 +182,7 @@ async def test_no_lenient_guessing_but_the_exact_fix(
     assert listed.structured_content is not None and listed.structured_content["jobs"] == []
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("tool", "args", "param", "code"),
     [

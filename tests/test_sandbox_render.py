@@ -239,8 +239,8 @@ def test_api_render_matches_size_and_starts_from_the_reference(apiyi: openai.Ope
         input_reference=("ref.png", reference, "image/png"),
     )
 
-    with av.open(io.BytesIO(data)) as container:
-        first = np.asarray(next(container.decode(video=0)).to_ndarray(format="rgb24"))
+    with av.open(io.BytesIO(data), mode="r") as container:
+        first: RGB = np.asarray(next(container.decode(video=0)).to_ndarray(format="rgb24"), dtype=np.uint8)
     expected = np.asarray(Image.open(io.BytesIO(reference)).convert("RGB"))
     assert first.shape == (1024, 1792, 3)
     assert mean_abs_diff(centre(first), centre(expected)) < 3.0

@@ -102,7 +102,7 @@ def test_config_validation() -> None:
     catalog = load_builtin("apiyi")
     for bad in ({"time_scale": -1.0}, {"asset_ttl_seconds": 0.0}, {"fps": 0}, {"api_key": " "}, {"render_workers": 0}):
         with pytest.raises(ValueError):
-            SandboxConfig(catalog, **bad)  # type: ignore[arg-type]
+            SandboxConfig(catalog, **bad)
     assert SandboxConfig(catalog, time_scale=0.5).job_wall_seconds == 3.0
     assert SandboxConfig(catalog, time_scale=0.001).poll_after == 20
 

@@ -33,10 +33,10 @@ async def test_full_lifecycle(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server = build_server(provider_settings(tmp_path, provider_sandbox))
-    progress: list[float] = []
+    seen: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     async with Client(server, mode=mode) as client:
         created = await client.call_tool(
@@ -73,7 +73,7 @@ async def test_full_lifecycle(
         resource = await client.read_resource(f"sora://videos/{job['video_id']}")
         assert json.loads(resource.contents[0].text)["status"] == "completed"  # type: ignore[union-attr]
 
-    assert progress == sorted(set(progress)) and progress[-1] == 100.0
+    assert seen == sorted(set(seen)) and seen[-1] == 100.0
     assert provider_sandbox.state.job_ids == (job["video_id"],)
     assert CANARY_KEY not in caplog.text
 

@@ -234,7 +234,8 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
             str,
             Field(
                 description="Absolute path of the image file (or a path relative to an allowed folder), or a "
-                "data: URL (data:image/png;base64,...). Required, not empty"
+                "data: URL (data:image/png;base64,...). Required, not empty",
+                min_length=1,
             ),
         ],
         size: Annotated[
@@ -284,8 +285,8 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
         quality = quality or 92
         if not image.strip():
             raise ToolError.of(
-                "arguments",
-                "image is empty: it is the one required argument.",
+                "image",
+                "image is blank: it is the one required argument.",
                 code="missing_image",
                 param="image",
                 fix="Pass the image's absolute file path, or a data: URL (data:image/png;base64,...).",

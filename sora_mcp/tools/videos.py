@@ -140,15 +140,20 @@ class VideoTools:
     async def _reference(
         self, image: str, size: str, fit: FitChoice, roots: ListRootsResult | None
     ) -> tuple[tuple[str, bytes, str], Path]:
-        from sora_mcp.imaging import FitMode, FitRequest, fit_image, read_image_input, reference_dir
+        from sora_mcp.imaging import FitMode, FitRequest, ImageInputError, fit_image, read_image_input, reference_dir
         from sora_mcp.sizes import Size
 
         settings = self.runtime.settings
         allowed, origin = allowed_input_dirs(settings, roots)
-        source = read_image_input(image, allowed, allowed_origin=origin)
         mode: FitMode = "cover" if fit == "none" else fit
         request = FitRequest(target=Size.parse(size), mode=mode)
-        outcome = await anyio.to_thread.run_sync(lambda: fit_image(source, request, reference_dir(settings.output_dir)))
+        try:
+            source = read_image_input(image, allowed, allowed_origin=origin)
+            outcome = await anyio.to_thread.run_sync(
+                lambda: fit_image(source, request, reference_dir(settings.output_dir))
+            )
+        except ImageInputError as exc:
+            raise ToolError(exc.problem().model_copy(update={"param": exc.param or "reference_image"})) from None
         if fit == "none" and not outcome.passed_through:
             raise ToolError.of(
                 "image",
@@ -245,8 +250,13 @@ class VideoTools:
         video = arguments.get("video")
         if not (refusal.param or "").startswith("video") or not isinstance(video, dict):
             return refusal
-        wish = Wish.model_validate(
-            {k: v for k, v in video.items() if k in ("model", "seconds", "size") and isinstance(v, str | int | float)}
+        model_name, seconds_given, size_given = video.get("model"), video.get("seconds"), video.get("size")
+        wish = Wish(
+            model=model_name if isinstance(model_name, str) else None,
+            seconds=seconds_given
+            if isinstance(seconds_given, str | int | float) and not isinstance(seconds_given, bool)
+            else None,
+            size=size_given if isinstance(size_given, str) else None,
         )
         verdict = check(self.runtime.catalog, wish)
         request = verdict.request
