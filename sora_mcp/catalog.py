@@ -22,9 +22,15 @@ from sora_mcp.sizes import Size, SizeError
 ProfileName = Literal["openai", "apiyi", "azure"]
 BUILTIN_PROFILES: tuple[ProfileName, ...] = ("openai", "apiyi", "azure")
 
-AudioMode = Literal["none", "always", "synchronized"]
+AudioMode = Literal["none", "always", "synchronized", "optional"]
+"""`optional`: the request may ask for audio or not (OpenRouter's `generate_audio`); off unless asked."""
 ModelStatus = Literal["active", "retired", "unverified"]
 SecondsWire = Literal["string", "integer"]
+DurationParam = Literal["seconds", "duration"]
+FrameImage = Literal["first_frame", "last_frame"]
+Dialect = Literal["openai", "openrouter", "new-api"]
+Rectangle = tuple[tuple[int, ...], tuple[str, ...]]
+"""A set of (seconds, size) pairs written as every duration of the first element times every size of the second."""
 
 
 class CatalogError(ValueError):
@@ -50,6 +56,24 @@ class ExtensionLimits(BaseModel):
     max_total_seconds: int = Field(gt=0)
 
 
+class Combination(BaseModel):
+    """One rectangle of legal requests: every duration here with every size here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seconds: tuple[int, ...] = Field(min_length=1)
+    sizes: tuple[str, ...] = Field(min_length=1)
+
+
+class Frame(BaseModel):
+    """How one size is spelled by dialects that send `resolution` + `aspect_ratio` instead of `size`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resolution: str = Field(min_length=1)
+    aspect_ratio: str = Field(min_length=1)
+
+
 class ModelSpec(BaseModel):
     """One model of one provider: everything needed to build a legal request and price it."""
 
@@ -68,6 +92,20 @@ class ModelSpec(BaseModel):
     status: ModelStatus = "active"
     retirement: Retirement | None = None
     seconds_wire: SecondsWire = "string"
+    duration_param: DurationParam = "seconds"
+    """The wire name of the length field (`duration` on OpenRouter)."""
+    combinations: tuple[Combination, ...] = ()
+    """Empty: every (seconds, size) pair is legal. Otherwise exactly the union of these rectangles is."""
+    frames: dict[str, Frame] = {}
+    """Keyed by size; empty for models addressed by `size` on the wire."""
+    frame_images: tuple[FrameImage, ...] = ("first_frame",)
+    seed: bool = False
+    price_per_request_usd: float | None = None
+    """A flat price per video, whatever its length and size (APIYI's Veo channel)."""
+    price_per_second_with_audio_usd: dict[str, float] | None = None
+    """By size, used when audio is asked for (audio `optional`); else `price_per_second_usd` applies."""
+    price_note: str | None = None
+    """Why there is no price, or what it leaves out (e.g. priced per token)."""
     extension: ExtensionLimits | None = None
     sources: tuple[str, ...] = ()
 
@@ -90,16 +128,72 @@ class ModelSpec(BaseModel):
             raise ValueError(f"default_seconds {self.default_seconds} is not one of seconds {list(self.seconds)}")
         if self.default_size not in self.sizes:
             raise ValueError(f"default_size '{self.default_size}' is not one of sizes {list(self.sizes)}")
-        if self.price_per_second_usd is not None:
-            missing = [s for s in self.sizes if s not in self.price_per_second_usd]
-            extra = [s for s in self.price_per_second_usd if s not in self.sizes]
+        for name, prices in (
+            ("price_per_second_usd", self.price_per_second_usd),
+            ("price_per_second_with_audio_usd", self.price_per_second_with_audio_usd),
+        ):
+            if prices is None:
+                continue
+            missing = [s for s in self.sizes if s not in prices]
+            extra = [s for s in prices if s not in self.sizes]
             if missing or extra:
-                raise ValueError(f"price_per_second_usd must price exactly the sizes; missing {missing}, extra {extra}")
-            if any(p < 0 for p in self.price_per_second_usd.values()):
-                raise ValueError("price_per_second_usd must not be negative")
+                raise ValueError(f"{name} must price exactly the sizes; missing {missing}, extra {extra}")
+            if any(p < 0 for p in prices.values()):
+                raise ValueError(f"{name} must not be negative")
+        if self.price_per_request_usd is not None and self.price_per_request_usd < 0:
+            raise ValueError("price_per_request_usd must not be negative")
+        if self.price_per_second_with_audio_usd is not None and self.audio != "optional":
+            raise ValueError("price_per_second_with_audio_usd needs audio 'optional' (otherwise one price applies)")
+        self._check_combinations()
+        self._check_frames()
+        if len(set(self.frame_images)) != len(self.frame_images):
+            raise ValueError("frame_images must not repeat")
+        if "last_frame" in self.frame_images and "first_frame" not in self.frame_images:
+            raise ValueError("frame_images: a last_frame needs a first_frame as well")
         if self.status == "retired" and self.retirement is None:
             raise ValueError("a retired model needs a retirement date")
         return self
+
+    def _check_combinations(self) -> None:
+        if not self.combinations:
+            return
+        for index, combo in enumerate(self.combinations):
+            odd_seconds = [s for s in combo.seconds if s not in self.seconds]
+            odd_sizes = [s for s in combo.sizes if s not in self.sizes]
+            if odd_seconds or odd_sizes:
+                raise ValueError(
+                    f"combinations[{index}] must be a subset of the model's seconds and sizes; "
+                    f"unknown seconds {odd_seconds}, unknown sizes {odd_sizes}"
+                )
+            if len(set(combo.seconds)) != len(combo.seconds) or len(set(combo.sizes)) != len(combo.sizes):
+                raise ValueError(f"combinations[{index}] must not repeat a duration or a size")
+        unused_seconds = [s for s in self.seconds if not any(s in c.seconds for c in self.combinations)]
+        unused_sizes = [s for s in self.sizes if not any(s in c.sizes for c in self.combinations)]
+        if unused_seconds or unused_sizes:
+            raise ValueError(
+                f"combinations leave seconds {unused_seconds} and sizes {unused_sizes} without any legal request; "
+                "remove them from seconds/sizes or add them to a combination"
+            )
+        if not self.allows(self.default_seconds, self.default_size):
+            raise ValueError(
+                f"the default request ({self.default_seconds} s, {self.default_size}) is not in any combination"
+            )
+
+    def _check_frames(self) -> None:
+        if not self.frames:
+            return
+        extra = [s for s in self.frames if s not in self.sizes]
+        missing = [s for s in self.sizes if s not in self.frames]
+        if extra or missing:
+            raise ValueError(
+                f"frames must spell every size or none (none: the size is sent as is); missing {missing}, extra {extra}"
+            )
+        spelled: dict[tuple[str, str], str] = {}
+        for size, frame in self.frames.items():
+            key = (frame.resolution, frame.aspect_ratio)
+            if key in spelled:
+                raise ValueError(f"frames: sizes '{spelled[key]}' and '{size}' are both {key[0]} {key[1]}")
+            spelled[key] = size
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -119,17 +213,63 @@ class ModelSpec(BaseModel):
             return None
         return self.price_per_second_usd.get(size)
 
-    def cost(self, seconds: int, size: str) -> float | None:
-        """Estimated cost in USD, rounded to the cent; None when the catalog has no price."""
-        rate = self.price_per_second(size)
+    def cost(self, seconds: int, size: str, audio: bool = False) -> float | None:
+        """Estimated cost in USD, rounded to 4 places; None when the catalog has no price.
+
+        A flat per-request price wins; with `audio` on, the with-audio rate applies where the catalog has one.
+        """
+        if self.price_per_request_usd is not None:
+            return round(self.price_per_request_usd, 4)
+        rate = None
+        if audio and self.price_per_second_with_audio_usd is not None:
+            rate = self.price_per_second_with_audio_usd.get(size)
+        if rate is None:
+            rate = self.price_per_second(size)
         return None if rate is None else round(rate * seconds, 4)
 
     def allows(self, seconds: int, size: str) -> bool:
-        return seconds in self.seconds and size in self.sizes
+        if seconds not in self.seconds or size not in self.sizes:
+            return False
+        return not self.combinations or any(seconds in c.seconds and size in c.sizes for c in self.combinations)
 
-    def rules_key(self) -> tuple[tuple[int, ...], tuple[str, ...]]:
-        """Models with the same key accept exactly the same (seconds, size) pairs."""
-        return (self.seconds, tuple(sorted(self.sizes)))
+    def rectangles(self) -> tuple[Rectangle, ...]:
+        """The legal requests as rectangles (seconds in increasing order, sizes as listed by the model)."""
+        if not self.combinations:
+            return ((self.seconds, self.sizes),)
+        return tuple(
+            (
+                tuple(s for s in self.seconds if s in c.seconds),
+                tuple(s for s in self.sizes if s in c.sizes),
+            )
+            for c in self.combinations
+        )
+
+    def frame(self, size: str) -> Frame | None:
+        """`size` as resolution + aspect ratio, for dialects that send those; None when the size is sent as is."""
+        return self.frames.get(size)
+
+    @property
+    def audio_optional(self) -> bool:
+        return self.audio == "optional"
+
+    @property
+    def last_frame(self) -> bool:
+        return "last_frame" in self.frame_images
+
+    def rules_key(self) -> tuple[object, ...]:
+        """Models with the same key accept exactly the same requests, options included."""
+        rectangles = tuple(sorted((secs, tuple(sorted(sizes))) for secs, sizes in self.rectangles()))
+        return (rectangles, self.audio_optional, self.seed, self.last_frame)
+
+
+class ListedModel(BaseModel):
+    """A model the provider lists but that cannot be requested (e.g. its listing gives no durations)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    sources: tuple[str, ...] = ()
 
 
 class Catalog(BaseModel):
@@ -140,7 +280,17 @@ class Catalog(BaseModel):
     profile: str = Field(min_length=1)
     title: str = ""
     description: str = ""
+    dialect: Dialect = "openai"
+    """The wire format the provider speaks."""
+    source: str | None = None
+    """Where the table comes from, e.g. 'OpenRouter listing fetched 2026-10-09T20:02:55Z'."""
+    fetched_at: dt.datetime | None = None
+    """When a listing-built catalog was read from the provider."""
     models: tuple[ModelSpec, ...] = Field(min_length=1)
+    listed_only: tuple[ListedModel, ...] = ()
+    """Listed by the provider, not creatable here; each with the reason. Not in any schema."""
+    warnings: tuple[str, ...] = ()
+    """What building the catalog skipped or could not express (a malformed listing entry, a price in tokens)."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Catalog:
@@ -150,7 +300,21 @@ class Catalog(BaseModel):
                 if name in seen:
                     raise ValueError(f"model name '{name}' is used by both '{seen[name]}' and '{model.id}'")
                 seen[name] = model.id
+        for listed in self.listed_only:
+            if listed.id in seen:
+                raise ValueError(f"model '{listed.id}' is both creatable and listed_only")
+        if self.dialect == "new-api":
+            unspelled = [m.id for m in self.models if not m.frames]
+            if unspelled:
+                raise ValueError(
+                    f"dialect new-api sends resolution + aspect ratio; give frames for every size of {unspelled}"
+                )
         return self
+
+    def find_listed(self, name: str) -> ListedModel | None:
+        """A model listed but not creatable, by id (case-insensitive)."""
+        wanted = name.strip().lower()
+        return next((m for m in self.listed_only if m.id.lower() == wanted), None)
 
     def __iter__(self) -> Iterator[ModelSpec]:  # type: ignore[override]
         return iter(self.models)
