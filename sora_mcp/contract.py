@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 _SHOWN_CHARS = 60
+NUMBER_BOUND = 10**12
+"""Every published integer or number is bounded (at most this, at least minus this, unless tighter): no legal
+argument needs more, and an unbounded one would let a 5000-digit number reach code that cannot print it."""
+_HUGE_BITS = 4000
+"""Integers wider than this (about 1200 digits) are refused before the validator, which would `repr()` them."""
 
 
 def _show(value: object) -> str:
@@ -34,6 +39,47 @@ def _show(value: object) -> str:
         text = repr(value)
     text = text.encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _huge_number(value: object, path: str = "") -> tuple[str, int] | None:
+    """(argument path, approximate digits) of the first integer too wide to print, if any."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _HUGE_BITS:
+        return path or "(arguments)", int(value.bit_length() * 0.30103) + 1
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _huge_number(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _huge_number(item, f"{path}.{index}")
+            if found is not None:
+                return found
+    return None
+
+
+def bound_numbers(schema: JsonSchema) -> JsonSchema:
+    """The schema with `NUMBER_BOUND` on every integer or number that has no bound of its own (in place)."""
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "integer" in kinds or "number" in kinds:
+        if "maximum" not in schema and "exclusiveMaximum" not in schema:
+            schema["maximum"] = NUMBER_BOUND
+        if "minimum" not in schema and "exclusiveMinimum" not in schema:
+            schema["minimum"] = -NUMBER_BOUND
+    for key in ("properties", "$defs"):
+        for sub in (schema.get(key) or {}).values():
+            if isinstance(sub, dict):
+                bound_numbers(sub)
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        for sub in schema.get(key) or []:
+            if isinstance(sub, dict):
+                bound_numbers(sub)
+    for key in ("items", "additionalProperties"):
+        sub = schema.get(key)
+        if isinstance(sub, dict):
+            bound_numbers(sub)
+    return schema
 
 
 def _path(parts: Iterable[object]) -> str:
@@ -73,6 +119,16 @@ class ArgumentContract:
         """None when the schema admits `arguments`; else the most relevant problem, explained."""
         from jsonschema.exceptions import best_match
 
+        huge = _huge_number(arguments)
+        if huge is not None:
+            path, digits = huge
+            return ErrorInfo(
+                stage="arguments",
+                message=f"'{path}' must be at most {NUMBER_BOUND}, got a number of about {digits} digits.",
+                code="invalid_value",
+                param=path,
+                fix=f"Send a value between {-NUMBER_BOUND} and {NUMBER_BOUND}.",
+            )
         errors = list(self._validator.iter_errors(dict(arguments)))
         if not errors:
             return None
@@ -82,13 +138,17 @@ class ArgumentContract:
 
     def _explain(self, error: ValidationError, count: int) -> ErrorInfo:
         if error.validator in ("anyOf", "oneOf") and error.context:
-            # A combination nobody allows: the deepest branch error says the most, unless the caller's
-            # own rules (create_video's video) can say more; see `tools.videos`.
+            # A combination nobody allows: the branch of the value's own type says the most (a number too
+            # large, not "expected string"), else the deepest branch error, unless the caller's own rules
+            # (create_video's video) can say more; see `tools.videos`.
             from jsonschema.exceptions import best_match
 
-            inner = best_match(error.context)
+            same_type = [e for e in error.context if e.validator != "type" and len(e.relative_path) == 0]
+            inner = best_match(same_type or error.context)
             if inner is not None and inner.validator not in ("anyOf", "oneOf"):
-                return self._explain_leaf(inner, count, combination=True, whole=error)
+                branches = error.schema.get(str(error.validator), []) if isinstance(error.schema, Mapping) else []
+                combination = all(isinstance(b, Mapping) and b.get("type") == "object" for b in branches)
+                return self._explain_leaf(inner, count, combination=combination, whole=error)
         return self._explain_leaf(error, count)
 
     def _explain_leaf(
@@ -143,7 +203,10 @@ class ArgumentContract:
             bound = schema.get(validator)
             length = len(instance) if isinstance(instance, str) else 0
             word = "at least" if validator == "minLength" else "at most"
-            message = f"'{param}' must be {word} {bound} characters, got {length}."
+            if validator == "minLength" and bound == 1:
+                message = f"'{param}' must not be empty."
+            else:
+                message = f"'{param}' must be {word} {bound} characters, got {length}."
         elif validator in ("minItems", "maxItems"):
             bound = schema.get(validator)
             word = "at least" if validator == "minItems" else "at most"

@@ -20,7 +20,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
-from sora_mcp.contract import ArgumentContract
+from sora_mcp.contract import ArgumentContract, bound_numbers
 from sora_mcp.errors import ErrorInfo, SoraMcpError
 from sora_mcp.portable_schema import JsonSchema, make_portable
 
@@ -152,6 +152,7 @@ def build_tool(spec: ToolSpec, scrub: Scrub = _no_scrub) -> ContractTool:
     tool = ContractTool.model_validate(base, from_attributes=True)
     tool.parameters = spec.input_schema if spec.input_schema is not None else make_portable(base.parameters)
     tool.parameters.setdefault("additionalProperties", False)
+    bound_numbers(tool.parameters)
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = make_portable(tool.fn_metadata.output_schema)
     tool.configure(spec.explain, scrub)

@@ -245,7 +245,7 @@ class TestStrictModePlaceholders:
     async def test_an_empty_image_is_refused_clearly(self, server: MCPServer, era: str) -> None:
         result = await fit(server, era, {"image": "", "size": SIZE, **self.PLACEHOLDERS})
         assert result.is_error
-        assert text_of(result).startswith("image is empty: it is the one required argument.")
+        assert text_of(result).startswith("'image' must not be empty.")
         assert error_json(result)["param"] == "image"
 
     def test_the_published_schema_admits_the_placeholders(self, sandbox_settings: Settings) -> None:

@@ -145,7 +145,7 @@ async def test_model_without_size_picks_the_models_size_for_the_photos_orientati
         ({"model": "sora-9"}, "Unknown model 'sora-9'. Models of profile 'apiyi': sora-2, sora-2-pro"),
         ({}, "Give size (one of 1280x720"),
         ({"size": "1280x720", "background": "red"}, "background 'red' is not a colour of the form #rrggbb"),
-        ({"size": "1280x720", "quality": 101}, "quality 101 must be a whole number from 1 to 100"),
+        ({"size": "1280x720", "quality": 101}, "'quality' must be at most 100, got 101"),
         ({"size": "1280x720", "crop": {"left": 0.6, "right": 0.4}}, "crop left=0.6 must be less than right=0.4"),
     ],
 )

@@ -421,31 +421,6 @@ def describe(arguments: Json, limit: int = 300) -> str:
 
 # The test.
 
-KNOWN_FINDINGS: tuple[tuple[str, Kind, str], ...] = (
-    # (tool or "*", kind, how the text starts) of bugs this fuzzer found outside its authors' files, reported
-    # with a reproduction and not fixed yet. The test tolerates them so the suite stays green meanwhile;
-    # bench/fuzz_tools.py still counts them. Delete an entry when its fix lands.
-    #
-    # sora_mcp/contract.py: jsonschema formats `repr(instance)` into its messages, and repr() of an int with
-    # more than 4300 digits raises ValueError, e.g. list_videos {"limit": 10**5000}.
-    ("*", "unshaped", "Exceeds the limit (4300 digits) for integer string conversion"),
-    # mcp SDK (server/request_state.py, 2026-07-28 era only): after a roots round the SDK seals the arguments
-    # with json.dumps, which refuses ints over 4300 digits: fit_reference_image {"image": <ok>, "size":
-    # "1280x720", "quality": 10**5000} -> MCPError "Internal server error". quality is published unbounded.
-    ("fit_reference_image", "protocol", "MCPError: Internal server error"),
-    # sora_mcp/imaging/request.py:135 (FitRequest.__post_init__) formats the refused quality into its
-    # message, and str() of a 10**5000 quality raises ValueError: fit_reference_image {"image": <ok>,
-    # "size": "1280x720", "quality": 10**5000} -> stage "internal" (2025-11-25 era; the SDK fails first in 2026).
-    ("fit_reference_image", "internal", "fit_reference_image failed because of an internal error (ValueError)"),
-)
-
-
-def known(outcome: Outcome, tool: str) -> bool:
-    return any(
-        name in ("*", tool) and outcome.kind == kind and outcome.text.startswith(start)
-        for name, kind, start in KNOWN_FINDINGS
-    )
-
 
 @contextmanager
 def _session(home: Path, mode: str) -> Iterator[FuzzSession]:
@@ -481,6 +456,6 @@ def test_no_tool_call_escapes_as_a_bare_error(fuzz_session: FuzzSession, tool: s
             outcome = Outcome("death", f"list_models stopped answering after: {outcome.kind} {outcome.text[:200]}")
         if outcome.kind == "death":
             session.restart()
-        assert not outcome.failed or known(outcome, tool), f"{outcome.kind}: {case!r} -> {outcome.text[:300]}"
+        assert not outcome.failed, f"{outcome.kind}: {case!r} -> {outcome.text[:300]}"
 
     fuzz()

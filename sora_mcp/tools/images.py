@@ -274,7 +274,9 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
             FormatArg | None,
             Field(description="Output format; default: the input's own if jpeg/png/webp, else jpeg. '' = not given"),
         ] = None,
-        quality: Annotated[int, Field(description="JPEG/WebP quality 1-100 (default 92); 0 = not given")] = 92,
+        quality: Annotated[
+            int, Field(description="JPEG/WebP quality 1-100 (default 92); 0 = not given", ge=0, le=100)
+        ] = 92,
         roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
     ) -> Annotated[CallToolResult, FitResult]:
         # Strict-mode clients (every property required) send '' and 0 for what they mean to leave out.
