@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sora_mcp.sizes import Size, SizeError
 
-ProfileName = Literal["openai", "apiyi", "azure"]
-BUILTIN_PROFILES: tuple[ProfileName, ...] = ("openai", "apiyi", "azure")
+ProfileName = Literal["openai", "apiyi", "azure", "openrouter", "apiyi-veo"]
+BUILTIN_PROFILES: tuple[ProfileName, ...] = ("openai", "apiyi", "azure", "openrouter", "apiyi-veo")
+LISTING_PROFILES: dict[str, str] = {"openrouter": "openrouter-listing-2026-10-09.json"}
+"""Built-in profiles loaded from a provider's model listing snapshot (one source of truth, see listing.py)."""
 
 AudioMode = Literal["none", "always", "synchronized", "optional"]
 """`optional`: the request may ask for audio or not (OpenRouter's `generate_audio`); off unless asked."""
@@ -387,13 +389,17 @@ def _describe_location(data: object, loc: tuple[int | str, ...]) -> str:
 
 
 def parse_catalog(text: str, origin: str) -> Catalog:
-    """Validate catalog JSON; errors name `origin`, the entry and the field."""
+    """Validate catalog JSON, or build one from a model listing; errors name `origin`, the entry and the field."""
     try:
         data: object = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CatalogError(
             f"catalog {origin}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    from sora_mcp import listing
+
+    if listing.is_listing(data):
+        return listing.catalog_from_listing_data(data, origin)
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
@@ -415,12 +421,18 @@ def load_builtin(profile: str) -> Catalog:
             f"unknown profile '{profile}'; built-in profiles are {', '.join(BUILTIN_PROFILES)} "
             "(or point SORA_MCP_CATALOG at a catalog file of your own)"
         )
+    if profile in LISTING_PROFILES:
+        from sora_mcp import listing
+
+        name = LISTING_PROFILES[profile]
+        text = resources.files("sora_mcp.catalogs").joinpath(name).read_text(encoding="utf-8")
+        return listing.listing_catalog_from_text(text, f"built-in profile '{profile}' ({name})")
     text = resources.files("sora_mcp.catalogs").joinpath(f"{profile}.json").read_text(encoding="utf-8")
     return parse_catalog(text, f"built-in profile '{profile}'")
 
 
 def load_file(path: Path) -> Catalog:
-    """A user's catalog file."""
+    """A user's catalog file: the catalog format, or a provider's model listing (`{"data": [...]}`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

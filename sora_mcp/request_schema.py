@@ -30,18 +30,35 @@ IDEMPOTENCY_DESCRIPTION = (
 )
 
 
+SEED_MAX = 2**31 - 1
+AUDIO_DESCRIPTION = (
+    "Optional, only for models with optional audio: true asks for a soundtrack (priced higher); default off."
+)
+SEED_DESCRIPTION = f"Optional, only for models that take a seed: 0..{SEED_MAX}; the same seed tends to repeat a take."
+LAST_FRAME_DESCRIPTION = (
+    "Optional, only for models that take a last frame: a file path (inside the allowed directories) or a data: URL "
+    "of a JPEG, PNG or WebP the video should end on; '' means none. Give the first frame as reference_image."
+)
+
+
 class VideoSpec(BaseModel):
-    """What the agent sends, after the published schema admitted it (so `seconds` is one of the legal strings)."""
+    """What the agent sends, after the published schema admitted it (so `seconds` is one of the legal strings).
+
+    `audio`, `seed` and `last_frame` are admitted by the schema only for models that support them.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
     seconds: str
     size: str
+    audio: bool | None = None
+    seed: int | None = None
+    last_frame: str | None = None
 
 
 def _groups(catalog: Catalog) -> list[list[ModelSpec]]:
-    """Models that accept exactly the same (seconds, size) pairs share one schema branch."""
+    """Models that accept exactly the same requests (rectangles and options) share schema branches."""
     groups: dict[Any, list[ModelSpec]] = {}
     for model in catalog:
         groups.setdefault(model.rules_key(), []).append(model)
@@ -52,31 +69,70 @@ def _sorted_sizes(sizes: set[str]) -> list[str]:
     return sorted(sizes, key=lambda s: (Size.parse(s).area, s))
 
 
-def _branch(models: list[ModelSpec]) -> JsonSchema:
-    first = models[0]
+def _options(model: ModelSpec, *, described: bool) -> JsonSchema:
+    """The per-model options of `video`, for the branches of the models that support them."""
+    options: JsonSchema = {}
+    if model.audio_optional:
+        options["audio"] = {"type": "boolean"}
+    if model.seed:
+        options["seed"] = {"type": "integer", "minimum": 0, "maximum": SEED_MAX}
+    if model.last_frame:
+        options["last_frame"] = {"type": "string"}
+    if described:
+        descriptions = {"audio": AUDIO_DESCRIPTION, "seed": SEED_DESCRIPTION, "last_frame": LAST_FRAME_DESCRIPTION}
+        for name, node in options.items():
+            node["description"] = descriptions[name]
+    return options
+
+
+def _branch(models: list[ModelSpec], seconds: tuple[int, ...], sizes: tuple[str, ...]) -> JsonSchema:
     return {
         "type": "object",
         "properties": {
             "model": {"type": "string", "enum": [n for m in models for n in m.names]},
-            "seconds": {"type": "string", "enum": list(first.wire_seconds)},
-            "size": {"type": "string", "enum": _sorted_sizes(set(first.sizes))},
+            "seconds": {"type": "string", "enum": [str(s) for s in seconds]},
+            "size": {"type": "string", "enum": _sorted_sizes(set(sizes))},
+            **_options(models[0], described=False),
         },
         "required": ["model", "seconds", "size"],
         "additionalProperties": False,
     }
 
 
+def _model_rules(model: ModelSpec) -> str:
+    status = " (RETIRED)" if model.status == "retired" else ""
+    if model.combinations:
+        shapes = "; ".join(
+            f"seconds {'/'.join(str(s) for s in secs)} with sizes {', '.join(sizes)}"
+            for secs, sizes in model.rectangles()
+        )
+    else:
+        shapes = f"seconds {'/'.join(model.wire_seconds)}; sizes {', '.join(model.sizes)}"
+    extras = [
+        text
+        for flag, text in (
+            (model.audio_optional, "audio optional"),
+            (model.seed, "seed"),
+            (model.last_frame, "last_frame"),
+            (not model.frame_images, "no reference image"),
+        )
+        if flag
+    ]
+    return f"{model.id}{status}: {shapes}" + "".join(f"; {e}" for e in extras)
+
+
 def _rules_text(catalog: Catalog) -> str:
-    lines = []
-    for model in catalog:
-        status = " (RETIRED)" if model.status == "retired" else ""
-        lines.append(f"{model.id}{status}: seconds {'/'.join(model.wire_seconds)}; sizes {', '.join(model.sizes)}")
-    return "; ".join(lines)
+    return "; ".join(_model_rules(model) for model in catalog)
 
 
 def video_schema(catalog: Catalog) -> JsonSchema:
-    """Only legal (model, seconds, size) combinations of `catalog` validate against this schema."""
+    """Only legal requests of `catalog` validate: (model, seconds, size) and each model's own options."""
     groups = _groups(catalog)
+    branches = [_branch(group, secs, sizes) for group in groups for secs, sizes in group[0].rectangles()]
+    options: JsonSchema = {}
+    for model in catalog:
+        options.update(_options(model, described=True))
+    ordered_options = {name: options[name] for name in ("audio", "seed", "last_frame") if name in options}
     schema: JsonSchema = {
         "type": "object",
         "description": (
@@ -95,12 +151,13 @@ def video_schema(catalog: Catalog) -> JsonSchema:
                 "enum": _sorted_sizes({s for m in catalog for s in m.sizes}),
                 "description": "WIDTHxHEIGHT; legal values depend on the model",
             },
+            **ordered_options,
         },
         "required": ["model", "seconds", "size"],
         "additionalProperties": False,
     }
-    if len(groups) > 1:
-        schema["anyOf"] = [_branch(g) for g in groups]
+    if len(branches) > 1:
+        schema["anyOf"] = branches
     return schema
 
 
