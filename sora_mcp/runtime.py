@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sora_mcp.catalog import Catalog, active_catalog
 from sora_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from sora_mcp.dialects import Dialect
 
 
 @dataclass
@@ -34,6 +38,13 @@ class Runtime:
         from sora_mcp.redaction import redact
 
         return redact(text, [self.settings.api_key] if self.settings.api_key else [])
+
+    @property
+    def dialect(self) -> Dialect:
+        """The wire format of the active profile (`Catalog.dialect`)."""
+        from sora_mcp.dialects import dialect_for
+
+        return dialect_for(self.catalog.dialect)
 
     @property
     def backend_label(self) -> str:

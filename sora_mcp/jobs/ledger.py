@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,13 +257,15 @@ def request_fingerprint(
     reference_sha256: str | None = None,
     kind: JobKind = "create",
     parent_video_id: str | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> str:
     """A stable hash of what was asked, to recognise our own job among the provider's recent ones.
 
     The provider's video object echoes model, seconds, size and prompt but not the reference image, so to
-    test a listed video compute this from its fields and the record's `reference_sha256`.
+    test a listed video compute this from its fields and the record's `reference_sha256`. `options` are the
+    per-model request options (audio, seed, last frame hash); absent or empty, the hash is what it always was.
     """
-    payload = {
+    payload: dict[str, object] = {
         "v": 1,
         "kind": kind,
         "parent_video_id": parent_video_id,
@@ -273,6 +275,8 @@ def request_fingerprint(
         "prompt": prompt,
         "reference_sha256": reference_sha256,
     }
+    if options:
+        payload["options"] = dict(options)
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -543,6 +547,7 @@ class SyncLedger:
         reference_sha256: str | None = None,
         idempotency_key: str | None = None,
         duplicate_window_s: float = 0.0,
+        options: Mapping[str, object] | None = None,
     ) -> JobRecord:
         """Write the job down as `creating` and reserve its estimate, before the create request is sent.
 
@@ -569,6 +574,7 @@ class SyncLedger:
             reference_sha256=reference_sha256,
             kind=kind,
             parent_video_id=parent_video_id,
+            options=options,
         )
         with self._write() as conn:
             earlier = self._duplicate(conn, backend, fingerprint, idempotency_key, duplicate_window_s)
@@ -878,6 +884,7 @@ class Ledger:
         reference_sha256: str | None = None,
         idempotency_key: str | None = None,
         duplicate_window_s: float = 0.0,
+        options: Mapping[str, object] | None = None,
     ) -> JobRecord:
         """See `SyncLedger.record_intent`; raises `BudgetExceeded`."""
         return await self._run(
@@ -897,6 +904,7 @@ class Ledger:
             reference_sha256=reference_sha256,
             idempotency_key=idempotency_key,
             duplicate_window_s=duplicate_window_s,
+            options=options,
         )
 
     async def attach_video_id(

@@ -138,8 +138,9 @@ class VideoTools:
         return ok(_job_text(view, notes), view, extra)
 
     async def _reference(
-        self, image: str, size: str, fit: FitChoice, roots: ListRootsResult | None
+        self, image: str, size: str, fit: FitChoice, roots: ListRootsResult | None, param: str = "reference_image"
     ) -> tuple[tuple[str, bytes, str], Path]:
+        """An input image (the first frame, or the last) fitted to exactly `size`; refusals name `param`."""
         from sora_mcp.imaging import FitMode, FitRequest, ImageInputError, fit_image, read_image_input, reference_dir
         from sora_mcp.sizes import Size
 
@@ -153,13 +154,13 @@ class VideoTools:
                 lambda: fit_image(source, request, reference_dir(settings.output_dir))
             )
         except ImageInputError as exc:
-            raise ToolError(exc.problem().model_copy(update={"param": exc.param or "reference_image"})) from None
+            raise ToolError(exc.problem().model_copy(update={"param": exc.param or param})) from None
         if fit == "none" and not outcome.passed_through:
             raise ToolError.of(
                 "image",
                 reference_size_mismatch().message,
                 code="invalid_image",
-                param="reference_image",
+                param=param,
                 fix=(
                     f"The image is {outcome.source_size}, the video {size}: pass fit='cover' or 'pad', "
                     "or call fit_reference_image."
@@ -180,9 +181,17 @@ class VideoTools:
         roots: ListRootsResult | None,
     ) -> CallToolResult:
         order = self.service.plan_create(prompt, video)
+        reference: tuple[str, bytes, str] | None = None
+        reference_path: Path | None = None
+        last: tuple[str, bytes, str] | None = None
+        last_path: Path | None = None
         if reference_image.strip():
             reference, reference_path = await self._reference(reference_image, video.size, fit, roots)
-            order = self.service.plan_create(prompt, video, reference, reference_path)
+        last_frame = getattr(video, "last_frame", None)
+        if isinstance(last_frame, str) and last_frame.strip():
+            last, last_path = await self._reference(last_frame, video.size, fit, roots, param="video.last_frame")
+        if reference is not None or last is not None:
+            order = self.service.plan_create(prompt, video, reference, reference_path, last, last_path)
         created = await self.service.create(order, idempotency_key or None)
         record = await self.service.wait(created.record, wait_seconds, progress_reporter(ctx))
         return self._result(await self.service.collect(record), reused=created.reused)

@@ -65,13 +65,18 @@ class Backend:
         settings = self._runtime.settings
         if settings.backend == "provider":
             assert settings.api_key and settings.base_url  # Settings.resolve guarantees both
-            provider = VideoProvider.connect(base_url=settings.base_url, api_key=settings.api_key)
-            logger.info("provider backend at %s", settings.base_url)
+            dialect = self._runtime.dialect
+            provider = VideoProvider.connect(base_url=settings.base_url, api_key=settings.api_key, dialect=dialect)
+            logger.info("provider backend at %s (%s dialect)", settings.base_url, dialect.name)
             return Connection(provider, self._runtime.backend_label, settings.base_url)
 
+        from sora_mcp.dialects import dialect_for
         from sora_mcp.sandbox import SandboxConfig, SandboxServer
 
         token = "sk-sandbox-" + secrets.token_hex(16)  # a per-process key: nothing else can use the sandbox
+        # The embedded sandbox speaks the catalog's own dialect (SandboxConfig.dialect None), so the client does too.
+        speaks = "dialect" in SandboxConfig.__dataclass_fields__
+        dialect = self._runtime.dialect if speaks else dialect_for("openai")
         config = SandboxConfig(
             catalog=self._runtime.catalog,
             api_key=token,
@@ -81,7 +86,7 @@ class Backend:
         server = SandboxServer(config)
         await anyio.to_thread.run_sync(server.start)
         logger.info("embedded sandbox listening on %s", server.base_url)
-        provider = VideoProvider.connect(base_url=server.base_url, api_key=token)
+        provider = VideoProvider.connect(base_url=server.base_url, api_key=token, dialect=dialect)
         return Connection(provider, "sandbox", server.base_url, sandbox=server)
 
     async def close(self) -> None:

@@ -26,17 +26,31 @@ import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
 from sora_mcp.api_errors import ApiError, parse_error_body
+from sora_mcp.dialects import Dialect, VideoRequest, WireBody, dialect_for
+from sora_mcp.dialects.base import MAX_TEXT, litellm_id
+from sora_mcp.dialects.base import STATUS_ALIASES as STATUS_ALIASES
+from sora_mcp.dialects.base import VIDEO_ID_PATTERN as VIDEO_ID_PATTERN
+from sora_mcp.dialects.base import JobSnapshot as JobSnapshot
+from sora_mcp.dialects.base import ProviderStatus as ProviderStatus
+from sora_mcp.dialects.base import Unusable as _Unusable
+from sora_mcp.dialects.base import VideoVariant as VideoVariant
+from sora_mcp.dialects.base import clip as _clip
+from sora_mcp.dialects.base import file_stem as file_stem
+from sora_mcp.dialects.base import id_problem as _id_problem
+from sora_mcp.dialects.base import kind as _kind
+from sora_mcp.dialects.base import show as _show
+from sora_mcp.dialects.base import text as _text
+from sora_mcp.dialects.openai import parse_job as parse_job
 from sora_mcp.errors import ErrorInfo, ErrorStage, SoraMcpError
 from sora_mcp.jobs.polling import poll_after_ms
 from sora_mcp.redaction import redact
@@ -44,35 +58,15 @@ from sora_mcp.redaction import redact
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from sora_mcp.catalog import ModelSpec
+
 logger = logging.getLogger(__name__)
 
-VideoVariant = Literal["video", "thumbnail", "spritesheet"]
-ProviderStatus = Literal["queued", "in_progress", "completed", "failed", "expired"]
-"""The ledger's provider-side statuses; every provider status is mapped onto one of these or refused."""
 _T = TypeVar("_T")
-
-STATUS_ALIASES: Mapping[str, ProviderStatus] = {
-    "queued": "queued",
-    "pending": "queued",
-    "in_progress": "in_progress",
-    "processing": "in_progress",
-    "running": "in_progress",
-    "completed": "completed",
-    "succeeded": "completed",
-    "failed": "failed",
-    "cancelled": "failed",
-    "canceled": "failed",
-    "expired": "expired",
-}
-"""Provider status (lower case) → ledger status. `cancelled`/`canceled` end `failed` with error code `cancelled`."""
-
-VIDEO_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
-"""What a job id may look like: it ends up in file names and URL paths, so nothing else is accepted."""
 
 RETRY_AFTER_MAX_SECONDS = 60.0
 """`ProviderError.retry_after` is never above this (a provider saying `inf` or `1e9` is not believed)."""
-_MAX_TEXT = 2000
-"""Provider text (error messages, prompts) is cut to this many characters."""
+_MAX_TEXT = MAX_TEXT
 
 
 class ProviderError(SoraMcpError):
@@ -123,15 +117,6 @@ class ProviderError(SoraMcpError):
         )
 
 
-class _Unusable(Exception):
-    """An answer that cannot be used; `code` is `unusable_answer` or `unsafe_id`."""
-
-    def __init__(self, why: str, code: str = "unusable_answer") -> None:
-        super().__init__(why)
-        self.why = why
-        self.code = code
-
-
 def _unsafe(why: str) -> ProviderError:
     return ProviderError(
         ApiError(
@@ -141,53 +126,18 @@ def _unsafe(why: str) -> ProviderError:
     )
 
 
-def _id_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return f"expected a string, got {_kind(value)}"
-    if not value:
-        return "it is empty"
-    if len(value) > 200:
-        return f"it is {len(value)} characters long (at most 200)"
-    if ".." in value:
-        return f"{_show(value)} contains '..'"
-    if not VIDEO_ID_PATTERN.fullmatch(value):
-        return f"{_show(value)} has characters other than letters, digits, '_', '.', ':' and '-'"
-    return None
-
-
 def safe_video_id(value: object) -> str:
     """`value` if it is a job id that is safe in a file name and a URL path, else `ProviderError("unsafe_id")`.
 
-    Safe: a string matching `VIDEO_ID_PATTERN` (a letter or digit, then up to 199 of `A-Za-z0-9_.:-`) with no
-    `..`. The error is not ambiguous and not transient: the job cannot be tracked, and the message says why.
+    Safe: a string matching `VIDEO_ID_PATTERN` (a letter or digit, then up to 511 of `A-Za-z0-9_.:=+/-`, so
+    LiteLLM's base64 ids pass) with no `..`. Such an id only ever goes into a URL percent-encoded, and into a
+    file name only through `file_stem` (its hash when it is not plainly safe). The error is not ambiguous and
+    not transient: the job cannot be tracked, and the message says why.
     """
     problem = _id_problem(value)
     if problem is not None:
         raise _unsafe(problem)
     return cast(str, value)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def _show(value: str, limit: int = 40) -> str:
-    """A short, printable, redacted rendering of provider text for a message (NULs and unicode escaped)."""
-    shown = ascii(value[:limit])
-    return redact(shown + ("…" if len(value) > limit else ""))
-
-
-def _clip(text: str, limit: int = _MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _redact_value(value: object, secrets: Iterable[str] = ()) -> object:
@@ -202,110 +152,6 @@ def _redact_value(value: object, secrets: Iterable[str] = ()) -> object:
     return value
 
 
-# -- reading answers ---------------------------------------------------------------------------------------
-
-
-def _int_or_none(value: object) -> int | None:
-    """A finite, non-negative number (or numeric string) as an int; anything else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float | str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        if math.isfinite(number) and number >= 0:
-            return int(number)
-    return None
-
-
-def _progress(value: object) -> int:
-    """0..100; a missing, non-numeric or non-finite progress is 0."""
-    if isinstance(value, bool) or value is None:
-        return 0
-    try:
-        number = float(cast(Any, value))
-    except (TypeError, ValueError):
-        return 0
-    if not math.isfinite(number):
-        return 0
-    return int(min(100.0, max(0.0, number)))
-
-
-def _text(value: object, secrets: Iterable[str], limit: int = _MAX_TEXT) -> str | None:
-    return redact(_clip(value, limit), secrets) if isinstance(value, str) else None
-
-
-def parse_job(
-    data: object,
-    *,
-    secrets: Iterable[str] = (),
-    poll_after: float | None = None,
-    now: float | None = None,
-) -> JobSnapshot:
-    """A `JobSnapshot` from a decoded JSON video object, tolerant of everything but a missing id or status.
-
-    Raises `_Unusable` (code `unusable_answer` or `unsafe_id`). Progress is clamped to 0..100 (bad: 0);
-    `seconds` bad: 0; `created_at` missing or bad: `now` (wall clock), with `created_at_known=False`.
-    """
-    if not isinstance(data, dict):
-        raise _Unusable(f"expected a JSON object, got {_kind(data)}")
-    video_id = data.get("id")
-    if not isinstance(video_id, str):
-        raise _Unusable(f"'id' is {_kind(video_id)}, not a string")
-    problem = _id_problem(video_id)
-    if problem is not None:
-        raise _Unusable(f"the job id is not safe to use: {problem}", "unsafe_id")
-    secrets = tuple(secrets)
-    if any(s and len(s) >= 6 and s in video_id for s in secrets):
-        raise _Unusable("the job id is not safe to use: it contains the API key", "unsafe_id")
-    raw_status = data.get("status")
-    if not isinstance(raw_status, str):
-        raise _Unusable(f"'status' is {_kind(raw_status)}, not a string")
-    status = STATUS_ALIASES.get(raw_status.strip().lower())
-    if status is None:
-        raise _Unusable(f"unknown status {_show(raw_status)}")
-    parent = data.get("remixed_from_video_id")
-    if parent is not None:
-        problem = _id_problem(parent)
-        if problem is not None:
-            raise _Unusable(f"'remixed_from_video_id' is not safe to use: {problem}", "unsafe_id")
-
-    error = data.get("error")
-    error_code: str | None = None
-    error_message: str | None = None
-    if isinstance(error, dict):
-        error_code = _text(error.get("code"), secrets, 100)
-        error_message = _text(error.get("message"), secrets)
-    elif isinstance(error, str):
-        error_message = _text(error, secrets)
-    if raw_status.strip().lower() in ("cancelled", "canceled"):
-        error_code = error_code or "cancelled"
-        error_message = error_message or "The provider cancelled the job."
-
-    created_at = _int_or_none(data.get("created_at"))
-    seconds = data.get("seconds")
-    return JobSnapshot(
-        id=video_id,
-        status=status,
-        progress=_progress(data.get("progress")),
-        model=_text(data.get("model"), secrets, 200) or "",
-        seconds=_int_or_none(seconds) or 0,
-        size=_text(data.get("size"), secrets, 50) or "",
-        prompt=_text(data.get("prompt"), secrets, 32000),
-        created_at=created_at if created_at is not None else int(now if now is not None else time.time()),
-        completed_at=_int_or_none(data.get("completed_at")),
-        expires_at=_int_or_none(data.get("expires_at")),
-        error_code=error_code,
-        error_message=error_message,
-        remixed_from_video_id=cast("str | None", parent),
-        poll_after_ms=poll_after,
-        created_at_known=created_at is not None,
-    )
-
-
 def _decode(content: bytes) -> object:
     try:
         return json.loads(content)
@@ -315,32 +161,6 @@ def _decode(content: bytes) -> object:
         raise _Unusable("the body is empty")
     excerpt = content[:64].decode("utf-8", "replace")
     raise _Unusable(f"the body is not JSON (it starts with {_show(excerpt)})")
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """What the provider says about one job, normalised (seconds as an int, missing fields as None).
-
-    `status` is already mapped to the ledger's set. `created_at` is always an int: when the provider gave none
-    (or nonsense) it is the time the answer was read and `created_at_known` is False, so a reconciler comparing
-    it to a window treats the job as just created (it must still match the request exactly).
-    """
-
-    id: str
-    status: ProviderStatus
-    progress: int
-    model: str
-    seconds: int
-    size: str
-    prompt: str | None
-    created_at: int
-    completed_at: int | None
-    expires_at: int | None
-    error_code: str | None
-    error_message: str | None
-    remixed_from_video_id: str | None
-    poll_after_ms: float | None = None
-    created_at_known: bool = True
 
 
 @dataclass
@@ -437,6 +257,10 @@ def convert_error(exc: Exception, *, creating: bool, secrets: Iterable[str] = ()
         status = exc.status_code
         parsed = parse_error_body(body)
         if parsed is not None:
+            parsed = _unwrap_nested(parsed)
+        if parsed is None and isinstance(body, dict) and isinstance(body.get("detail"), str):
+            parsed = ApiError(message=body["detail"], type="invalid_request_error")  # FastAPI (LiteLLM's 405)
+        if parsed is not None:
             error = ApiError(
                 message=redact(_clip(parsed.message), secrets),
                 type=parsed.type,
@@ -461,6 +285,36 @@ def convert_error(exc: Exception, *, creating: bool, secrets: Iterable[str] = ()
     else:
         raise exc
     return ProviderError(ApiError(message=message, type="server_error", code=code), status=None, ambiguous=creating)
+
+
+def _unwrap_nested(outer: ApiError) -> ApiError:
+    """The upstream's own error when a gateway nested it as JSON text inside its message (LiteLLM does:
+    `litellm.BadRequestError: OpenAIException - {"error": {...}}`), else `outer` unchanged."""
+    message = outer.message
+    start = message.find("{")
+    if start < 0:
+        return outer
+    try:
+        inner, _end = json.JSONDecoder().raw_decode(message[start:])
+    except (ValueError, RecursionError):
+        return outer
+    found = parse_error_body(inner)
+    if found is None:
+        return outer
+    return ApiError(
+        message=found.message,
+        type=found.type,
+        param=found.param if found.param is not None else outer.param,
+        code=found.code if found.code is not None else outer.code,
+    )
+
+
+def unsupported(what: str, dialect: Dialect, status: int | None = None) -> ProviderError:
+    """`what` cannot be done at this provider (no endpoint, or it answered 405): not transient, not ambiguous."""
+    message = dialect.unsupported(what)
+    if status is not None:
+        message = f"{what} is not supported by this provider (it answered HTTP {status} Method Not Allowed)."
+    return ProviderError(ApiError(message=message, type="invalid_request_error", code="unsupported"), status=status)
 
 
 def _timed_out(timeout: float, *, creating: bool) -> ProviderError:
@@ -504,15 +358,31 @@ class _Deadline:
 class VideoProvider:
     """Calls the Videos API with the protections above. Build with `VideoProvider.connect`."""
 
-    def __init__(self, client: AsyncOpenAI, *, retry: RetryPolicy | None = None, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        retry: RetryPolicy | None = None,
+        secrets: Iterable[str] = (),
+        dialect: Dialect | str | None = None,
+    ) -> None:
         self._client = client
         self._retry = retry or RetryPolicy()
+        self.dialect = dialect if isinstance(dialect, Dialect) else dialect_for(dialect)
+        self.gateway: str | None = None
+        """'litellm' once an answer shows the LiteLLM proxy (its `x-litellm-*` headers or its id encoding)."""
         key = getattr(client, "api_key", None)
         self._secrets = tuple(dict.fromkeys([*secrets, *([key] if isinstance(key, str) and key else [])]))
 
     @classmethod
     def connect(
-        cls, *, base_url: str, api_key: str, timeout_seconds: float = 60.0, retry: RetryPolicy | None = None
+        cls,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        dialect: Dialect | str | None = None,
     ) -> VideoProvider:
         """A client with the SDK's automatic retries off: every retry decision is made here.
 
@@ -530,7 +400,21 @@ class VideoProvider:
             max_retries=0,
             timeout=httpx2.Timeout(timeout_seconds, connect=10.0),
         )
-        return cls(client, retry=retry, secrets=[api_key])
+        return cls(client, retry=retry, secrets=[api_key], dialect=dialect)
+
+    @property
+    def can_list(self) -> bool:
+        """Whether recent jobs can be searched: not on OpenRouter or New-API, nor behind LiteLLM (its list never
+        reaches the configured upstream)."""
+        return self.dialect.can_list and self.gateway != "litellm"
+
+    def _notice(self, answer: _Answer | None = None, video_id: str | None = None) -> None:
+        if self.gateway is None and (
+            (answer is not None and any(k.lower().startswith("x-litellm-") for k in answer.headers))
+            or (video_id is not None and litellm_id(video_id))
+        ):
+            self.gateway = "litellm"
+            logger.info("the provider is a LiteLLM proxy: no job list, no delete, thumbnails derived")
 
     async def close(self) -> None:
         await self._client.close()
@@ -610,7 +494,10 @@ class VideoProvider:
         try:
             data = _decode(answer.content)
             hint = poll_after_ms(answer.headers) if poll else None
-            return parse_job(data, secrets=self._secrets, poll_after=hint)
+            self._notice(answer)
+            snapshot = self.dialect.parse_job(data, secrets=self._secrets, poll_after=hint)
+            self._notice(video_id=snapshot.id)
+            return snapshot
         except _Unusable as problem:
             raise _unusable_error(
                 call, problem, creating=creating, status=answer.status, secrets=self._secrets
@@ -631,21 +518,48 @@ class VideoProvider:
         size: str,
         reference: tuple[str, bytes, str] | None = None,
         timeout: float | None = None,
+        audio: bool | None = None,
+        seed: int | None = None,
+        last_frame: tuple[str, bytes, str] | None = None,
+        spec: ModelSpec | None = None,
     ) -> JobSnapshot:
-        """POST /videos once. `reference` is (filename, bytes, content type) of an exactly-sized image."""
-        from openai import not_given, omit
+        """POST /videos once, in the dialect's wire format. `reference` / `last_frame` are (filename, bytes,
+        content type) of exactly-sized images; `spec` is the catalog's model (how the dialect spells the request)."""
+        request = VideoRequest(
+            model=model,
+            prompt=prompt,
+            seconds=int(seconds),
+            size=size,
+            audio=audio,
+            seed=seed,
+            first_frame=reference,
+            last_frame=last_frame,
+        )
+        return await self.send_create(request, spec, timeout=timeout)
 
-        videos = self._client.videos.with_raw_response
+    async def send_create(
+        self, request: VideoRequest, spec: ModelSpec | None, *, timeout: float | None = None
+    ) -> JobSnapshot:
+        """The canonical request, sent once as the dialect's create body."""
+        import httpx2
+
+        wire: WireBody = self.dialect.create_body(request, spec)
 
         async def call(limit: float | None) -> JobSnapshot:
-            raw = await videos.create(  # pyright: ignore[reportDeprecated]
-                model=model,
-                prompt=prompt,
-                seconds=cast(Any, seconds),
-                size=cast(Any, size),
-                input_reference=reference if reference is not None else omit,
-                timeout=limit if limit is not None else not_given,
-            )
+            options: dict[str, Any] = {} if limit is None else {"timeout": limit}
+            if wire.multipart:
+                options["headers"] = {"Content-Type": "multipart/form-data"}
+                raw = await self._client.post(
+                    "/videos",
+                    body=wire.form or {},
+                    files=[(name, file) for name, file in wire.files],
+                    cast_to=httpx2.Response,
+                    options=cast(Any, options),
+                )
+            else:
+                raw = await self._client.post(
+                    "/videos", body=wire.json, cast_to=httpx2.Response, options=cast(Any, options)
+                )
             return self._job(await self._read(raw), "create", creating=True)
 
         return await self._once(call, "create", timeout)
@@ -653,6 +567,8 @@ class VideoProvider:
     async def remix(self, video_id: str, prompt: str, *, timeout: float | None = None) -> JobSnapshot:
         from openai import not_given
 
+        if not self.dialect.can_remix:
+            raise unsupported("Remixing a video", self.dialect)
         source = self._check_id(video_id)
         videos = self._client.videos.with_raw_response
 
@@ -668,6 +584,8 @@ class VideoProvider:
         """POST /videos/extensions as JSON: the SDK's multipart path rejects a `{"id": ...}` video reference."""
         import httpx2
 
+        if not self.dialect.can_extend:
+            raise unsupported("Extending a video", self.dialect)
         body = {"video": {"id": self._check_id(video_id)}, "prompt": prompt, "seconds": seconds}
 
         async def call(limit: float | None) -> JobSnapshot:
@@ -710,6 +628,9 @@ class VideoProvider:
         """
         import httpx2
 
+        if not self.can_list:
+            raise unsupported("Listing recent jobs", self.dialect)
+
         async def call(seconds: float | None) -> list[JobSnapshot]:
             options: dict[str, Any] = {"params": {"limit": limit, "order": "desc"}}
             if seconds is not None:
@@ -728,7 +649,7 @@ class VideoProvider:
             jobs: list[JobSnapshot] = []
             for index, item in enumerate(items):
                 try:
-                    jobs.append(parse_job(item, secrets=self._secrets))
+                    jobs.append(self.dialect.parse_job(item, secrets=self._secrets))
                 except _Unusable as problem:
                     why = redact(problem.why, self._secrets)
                     logger.warning("skipping entry %d of the provider's job list: %s", index, why)
@@ -739,13 +660,20 @@ class VideoProvider:
     async def delete(self, video_id: str, *, timeout: float | None = None) -> None:
         from openai import not_given
 
+        if not self.dialect.can_delete:
+            raise unsupported("Deleting a video", self.dialect)
         wanted = self._check_id(video_id)
         videos = self._client.videos.with_raw_response
 
         async def call(limit: float | None) -> None:
             await videos.delete(wanted, timeout=limit if limit is not None else not_given)  # pyright: ignore[reportDeprecated]
 
-        await self._idempotent(call, "delete", timeout)
+        try:
+            await self._idempotent(call, "delete", timeout)
+        except ProviderError as error:
+            if error.status == 405:
+                raise unsupported("Deleting a video", self.dialect, 405) from None
+            raise
 
     @asynccontextmanager
     async def download(
@@ -756,14 +684,18 @@ class VideoProvider:
         `timeout` bounds opening the stream and each read of the body (not the whole transfer).
         """
         import openai
-        from openai import not_given
+        from openai import not_given, omit
 
         wanted = self._check_id(video_id)
         streaming = self._client.videos.with_streaming_response
         deadline = _Deadline(timeout)
+        asked = self.dialect.content(variant)
         try:
             opened = streaming.download_content(  # pyright: ignore[reportDeprecated]
-                wanted, variant=variant, timeout=deadline.timeout if deadline.timeout is not None else not_given
+                wanted,
+                variant=asked.variant if asked.variant is not None else omit,
+                extra_query=dict(asked.query) or None,
+                timeout=deadline.timeout if deadline.timeout is not None else not_given,
             )
             if deadline.timeout is None:
                 response = await opened.__aenter__()

@@ -35,7 +35,7 @@ from sora_mcp.request_schema import VideoSpec
 from sora_mcp.runtime import Runtime
 from sora_mcp.validation import Wish, check, wire_value
 from sora_mcp.videos.backend import Backend, Connection
-from sora_mcp.videos.provider import JobSnapshot, ProviderError, VideoVariant
+from sora_mcp.videos.provider import JobSnapshot, ProviderError, VideoVariant, file_stem
 from sora_mcp.videos.views import fix_for, job_view
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,23 @@ class CreateOrder:
     parent_video_id: str | None = None
     reference: tuple[str, bytes, str] | None = None
     reference_path: Path | None = None
+    audio: bool | None = None
+    """Ask for audio (models whose audio is optional); None: the model's default."""
+    seed: int | None = None
+    last_frame: tuple[str, bytes, str] | None = None
+    """The last frame, fitted to `size` exactly like the reference image (the first frame)."""
+    last_frame_path: Path | None = None
+
+    def options(self) -> dict[str, object]:
+        """The per-model options that make two requests different (part of the ledger fingerprint)."""
+        found: dict[str, object] = {}
+        if self.audio is not None:
+            found["audio"] = self.audio
+        if self.seed is not None:
+            found["seed"] = self.seed
+        if self.last_frame is not None:
+            found["last_frame_sha256"] = hashlib.sha256(self.last_frame[1]).hexdigest()
+        return found
 
 
 @dataclass(frozen=True)
@@ -182,9 +199,27 @@ class VideoService:
         video: VideoSpec,
         reference: tuple[str, bytes, str] | None = None,
         reference_path: Path | None = None,
+        last_frame: tuple[str, bytes, str] | None = None,
+        last_frame_path: Path | None = None,
     ) -> CreateOrder:
-        """A create order for a (schema-valid) video spec; a retired or unusable model is refused here."""
+        """A create order for a (schema-valid) video spec; a retired or unusable model is refused here.
+
+        The spec's per-model options (`audio`, `seed`; `last_frame` arrives fitted) go into the order only
+        where the model takes them; the price follows `audio`.
+        """
         model, seconds = self._legal(video)
+        audio = getattr(video, "audio", None)
+        seed = getattr(video, "seed", None)
+        audio = audio if isinstance(audio, bool) and model.audio == "optional" else None
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and model.seed else None
+        if last_frame is not None and "last_frame" not in model.frame_images:
+            raise self._refuse(
+                "request",
+                f"Model '{model.id}' does not take a last frame.",
+                code="unsupported",
+                param="video.last_frame",
+                fix="Leave last_frame out, or pick a model whose frame images include last_frame (list_models).",
+            )
         if not prompt.strip():
             raise self._refuse(
                 "request",
@@ -200,9 +235,13 @@ class VideoService:
             wire_seconds=wire_value(model, seconds),
             size=video.size,
             prompt=prompt,
-            estimated_cost_usd=model.cost(seconds, video.size),
+            estimated_cost_usd=model.cost(seconds, video.size, audio=bool(audio)),
             reference=reference,
             reference_path=reference_path,
+            audio=audio,
+            seed=seed,
+            last_frame=last_frame,
+            last_frame_path=last_frame_path,
         )
 
     def _legal(self, video: VideoSpec) -> tuple[ModelSpec, int]:
@@ -245,6 +284,16 @@ class VideoService:
                 f"Model '{parent.model}' is not in the active catalog '{self.runtime.catalog.profile}'.",
                 param="video_id",
                 fix="Switch back to the profile that made the video (SORA_MCP_PROFILE).",
+            )
+        dialect = self.runtime.dialect
+        if not (dialect.can_remix if kind == "remix" else dialect.can_extend):
+            what = "Remixing a video" if kind == "remix" else "Extending a video"
+            raise self._refuse(
+                "request",
+                dialect.unsupported(what),
+                code="unsupported",
+                param="video_id",
+                fix="Make a new video with create_video instead (describe the change in its prompt).",
             )
         if kind == "remix":
             return CreateOrder(
@@ -338,6 +387,7 @@ class VideoService:
                 reference_sha256=reference_sha,
                 idempotency_key=idempotency_key,
                 duplicate_window_s=settings.duplicate_window_seconds,
+                options=order.options() or None,
             )
         except BudgetExceeded as exc:
             raise self._refuse(
@@ -368,6 +418,9 @@ class VideoService:
                     record.local_id, exc.error.code, self.runtime.scrub(exc.error.message)
                 )
                 raise self._provider_failure(exc, failed) from None
+            if not connection.provider.can_list:
+                logger.warning("create answer lost (%s); the provider cannot be searched, not re-sending", exc)
+                return await self._unknown(record, exc, searchable=False, can_search=False)
             logger.warning("create answer lost (%s); reconciling, never re-sending", exc.error.message)
             found, searchable = await self._find_own(connection, record)
             if found is not None:
@@ -380,7 +433,28 @@ class VideoService:
             raise self._refuse("provider", "The provider answered with the id of another job.", record=record)
         return attached
 
-    async def _unknown(self, record: JobRecord, exc: ProviderError, searchable: bool) -> JobRecord:
+    async def _unknown(
+        self, record: JobRecord, exc: ProviderError, searchable: bool, can_search: bool = True
+    ) -> JobRecord:
+        if not can_search:
+            message = (
+                f"{self.runtime.scrub(exc.error.message)} The provider may or may not have made the video, and it "
+                "cannot be searched (it has no job list), so sora-mcp can never find out by itself. It was NOT sent "
+                f"again, so nothing is paid twice: job '{record.local_id}' stays unknown with its cost reserved for "
+                "today."
+            )
+            unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
+            raise self._refuse(
+                "provider",
+                message,
+                code="create_unconfirmed",
+                fix=(
+                    "Do not create it again blindly: an identical create_video returns this job. Check the "
+                    "provider's own activity or usage page for a video made just now; if there is none, create "
+                    "it again with a new idempotency_key (a deliberate second take, paid again)."
+                ),
+                record=unknown,
+            )
         why = "its recent jobs could not be listed" if not searchable else "the job is not listed yet"
         message = (
             f"{self.runtime.scrub(exc.error.message)} The provider may or may not have made the video; {why}. "
@@ -413,10 +487,14 @@ class VideoService:
         return await provider.create(
             model=order.model,
             prompt=order.prompt,
-            seconds=order.wire_seconds,
+            seconds=order.seconds,
             size=order.size,
             reference=order.reference,
             timeout=CREATE_TIMEOUT_SECONDS,
+            audio=order.audio,
+            seed=order.seed,
+            last_frame=order.last_frame,
+            spec=self.runtime.catalog.find(order.model),
         )
 
     async def _attach(self, record: JobRecord, snapshot: JobSnapshot) -> JobRecord | None:
@@ -466,7 +544,12 @@ class VideoService:
         return None, True
 
     async def _reconcile(self, connection: Connection, record: JobRecord) -> JobRecord:
-        """Attach a job whose create answer was lost, or release it once the provider has surely not got it."""
+        """Attach a job whose create answer was lost, or release it once the provider has surely not got it.
+
+        A provider that cannot be searched leaves the job unknown (its cost reserved): nothing can tell.
+        """
+        if not connection.provider.can_list:
+            return record
         found, searchable = await self._find_own(connection, record)
         if found is not None:
             attached = await self._attach(record, found)
@@ -497,7 +580,11 @@ class VideoService:
             error_message=self.runtime.scrub(snapshot.error_message) if snapshot.error_message else None,
             completed_at=snapshot.completed_at,
             expires_at=snapshot.expires_at,
-            final_cost_usd=record.estimated_cost_usd if snapshot.status == "completed" else None,
+            final_cost_usd=(
+                (snapshot.cost_usd if snapshot.cost_usd is not None else record.estimated_cost_usd)
+                if snapshot.status == "completed"
+                else None
+            ),
         )
 
     async def lookup(self, video_id: str) -> JobRecord:
@@ -576,7 +663,8 @@ class VideoService:
         connection = await self.connection()
         video_id = record.video_id
         out_dir = self.runtime.settings.output_dir
-        stem = video_id if variant == "video" else f"{video_id}.{variant}"
+        name = file_stem(video_id)  # an id is never a path: a LiteLLM base64 id is named by its hash
+        stem = name if variant == "video" else f"{name}.{variant}"
         for extension in dict.fromkeys((_DEFAULT_EXTENSION[variant], *_EXTENSIONS.values())):
             existing = out_dir / (stem + extension)
             if existing.is_file():  # downloaded earlier (the ledger may not know yet): no request at all
@@ -584,6 +672,8 @@ class VideoService:
         local = connection.asset_path(video_id, variant)
         if local is not None:
             return await anyio.to_thread.run_sync(_link_or_copy, local, out_dir / (stem + local.suffix))
+        if variant != "video" and not connection.provider.dialect.has_variants:
+            return await self._derived(record, variant, out_dir / (stem + _DEFAULT_EXTENSION[variant]))
         import httpx2
 
         last: Exception | None = None
@@ -599,6 +689,14 @@ class VideoService:
                         yield body
 
                     result = await download_once(dest, opened, expected_size=stream.content_length, within=out_dir)
+                    if variant != "video" and await anyio.to_thread.run_sync(_is_mp4, result.path):
+                        # a gateway dropped `variant` (LiteLLM) and sent the video: make the image from it
+                        connection.provider.gateway = connection.provider.gateway or "drops-variant"
+                        target = out_dir / (stem + _DEFAULT_EXTENSION[variant])
+                        try:
+                            return await anyio.to_thread.run_sync(derive_image, result.path, variant, target)
+                        finally:
+                            result.path.unlink(missing_ok=True)
                     return result.path
             except ProviderError as exc:
                 if not exc.transient:
@@ -621,6 +719,21 @@ class VideoService:
             ApiError(message=f"Downloading the {variant} failed repeatedly: {last}", type="server_error"),
             status=None,
         )
+
+    async def _derived(self, record: JobRecord, variant: VideoVariant, dest: Path) -> Path:
+        """A thumbnail or spritesheet made from the job's MP4, for providers that serve only the video."""
+        video = record.video_path
+        if video is None or not Path(video).is_file():
+            video_path = await self.download(record, "video")
+        else:
+            video_path = Path(video)
+        try:
+            return await anyio.to_thread.run_sync(derive_image, video_path, variant, dest)
+        except Exception as exc:
+            raise ProviderError(
+                ApiError(message=f"The {variant} could not be made from the video: {exc}", type="server_error"),
+                status=None,
+            ) from None
 
     def _storage_failure(self, exc: OSError | DownloadError, record: JobRecord) -> ToolError:
         folder = self.runtime.settings.output_dir
@@ -736,6 +849,16 @@ class VideoService:
                 param="video_id",
                 record=record,
             )
+        dialect = self.runtime.dialect
+        if not dialect.can_delete:
+            raise self._refuse(
+                "provider",
+                dialect.unsupported("Deleting a video"),
+                code="unsupported",
+                param="video_id",
+                fix="The video stays at the provider until it expires there; local files are yours to remove.",
+                record=record,
+            )
         connection = await self.connection()
         try:
             await connection.provider.delete(record.video_id, timeout=15.0)
@@ -774,5 +897,54 @@ def _link_or_copy(source: Path, dest: Path) -> Path:
         os.link(source, tmp)
     except OSError:
         shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _is_mp4(path: Path) -> bool:
+    """An ISO media file (`....ftyp` at the start), whatever the name or the declared type says."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    return len(head) >= 8 and head[4:8] == b"ftyp"
+
+
+def derive_image(video: Path, variant: VideoVariant, dest: Path) -> Path:
+    """A WebP thumbnail (the middle frame) or a JPEG spritesheet (up to 10 frames, 5 a row) from an MP4, with
+    PyAV; written atomically to `dest` (its suffix follows the variant)."""
+    import av
+    from PIL import Image
+
+    with av.open(str(video)) as container:  # first pass: count frames without decoding them
+        total = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+    if total == 0:
+        raise ValueError("the video has no frames")
+    count = 1 if variant == "thumbnail" else min(10, total)
+    wanted = {total // 2} if variant == "thumbnail" else {i * total // count for i in range(count)}
+    frames: list[Image.Image] = []
+    with av.open(str(video)) as container:  # second pass: decode, keeping only the frames used
+        for index, frame in enumerate(container.decode(container.streams.video[0])):
+            if index in wanted:
+                frames.append(Image.fromarray(frame.to_ndarray(format="rgb24"), "RGB"))
+            if len(frames) == len(wanted):
+                break
+    if not frames:
+        raise ValueError("the video has no frames")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    if variant == "thumbnail":
+        frames[0].save(tmp, "WEBP", quality=80)
+    else:
+        picked = frames
+        count = len(picked)
+        width = 160
+        height = max(1, round(picked[0].height * width / picked[0].width))
+        columns = min(5, count)
+        rows = (count + columns - 1) // columns
+        sheet = Image.new("RGB", (width * columns, height * rows))
+        for index, image in enumerate(picked):
+            sheet.paste(
+                image.convert("RGB").resize((width, height)), ((index % columns) * width, (index // columns) * height)
+            )
+        sheet.save(tmp, "JPEG", quality=80)
     os.replace(tmp, dest)
     return dest
