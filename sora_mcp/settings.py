@@ -17,6 +17,22 @@ Source = Literal["flag", "env", "default", "derived"]
 _T = TypeVar("_T")
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
+"""Read when OPENAI_API_KEY is not set: the key is OpenRouter's, so the base URL and profile default to it."""
+
+
+def default_profile(backend: str, base_url: str | None) -> str:
+    """The profile a setup gets without SORA_MCP_PROFILE: apiyi in the sandbox, openrouter for a base URL on
+    openrouter.ai, else openai."""
+    if backend == "sandbox":
+        return "apiyi"
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower() if base_url else ""
+    if host == "openrouter.ai" or host.endswith(".openrouter.ai"):
+        return "openrouter"
+    return "openai"
 
 
 class SettingsError(ValueError):
@@ -36,9 +52,26 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("backend", "SORA_MCP_BACKEND", "--backend", "sandbox or provider (default: sandbox without an API key)"),
-    Option("api_key", "OPENAI_API_KEY", "--api-key", "API key of the provider", secret=True),
-    Option("base_url", "OPENAI_BASE_URL", "--base-url", "OpenAI-compatible base URL of the provider"),
-    Option("profile", "SORA_MCP_PROFILE", "--profile", "catalog profile: openai, apiyi or azure"),
+    Option(
+        "api_key",
+        "OPENAI_API_KEY",
+        "--api-key",
+        f"API key of the provider ({OPENROUTER_KEY_ENV} is read when this is not set)",
+        secret=True,
+    ),
+    Option(
+        "base_url",
+        "OPENAI_BASE_URL",
+        "--base-url",
+        f"base URL of the provider (default {OPENAI_BASE_URL}; {OPENROUTER_BASE_URL} with an OpenRouter key)",
+    ),
+    Option(
+        "profile",
+        "SORA_MCP_PROFILE",
+        "--profile",
+        "catalog profile: openai, apiyi, azure, openrouter or apiyi-veo (default: openrouter for a base URL on "
+        "openrouter.ai, apiyi in the sandbox, else openai)",
+    ),
     Option("catalog", "SORA_MCP_CATALOG", "--catalog", "path of a catalog file of your own (overrides the profile)"),
     Option("azure_deployment", "SORA_MCP_AZURE_DEPLOYMENT", "--azure-deployment", "Azure deployment name"),
     Option("home", "SORA_MCP_HOME", "--home", "data directory for the job ledger"),
@@ -184,6 +217,8 @@ class Settings:
     sandbox_time_scale: float
     log_level: str
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
+    env_names: Mapping[str, str] = field(default_factory=lambda: {})
+    """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
 
     @classmethod
     def resolve(
@@ -217,7 +252,14 @@ class Settings:
             except InvalidValue as exc:
                 raise SettingsError(f"{_spelling(name, sources)}='{text}' {exc}") from None
 
+        env_names: dict[str, str] = {}
         api_key = raw("api_key")
+        openrouter_key = False
+        if api_key is None and environ.get(OPENROUTER_KEY_ENV):
+            api_key = environ[OPENROUTER_KEY_ENV]
+            sources["api_key"] = "env"
+            env_names["api_key"] = OPENROUTER_KEY_ENV
+            openrouter_key = True
         backend_text = raw("backend")
         if backend_text is None:
             backend: BackendKind = "provider" if api_key else "sandbox"
@@ -226,18 +268,18 @@ class Settings:
             backend = value("backend", backend_text, parse_backend)
         if backend == "provider" and not api_key:
             raise SettingsError(
-                "the provider backend needs an API key: set OPENAI_API_KEY (or --api-key), "
+                "the provider backend needs an API key: set OPENAI_API_KEY or OPENROUTER_API_KEY (or --api-key), "
                 "or use SORA_MCP_BACKEND=sandbox to run offline"
             )
 
         base_url = raw("base_url")
         if base_url is None and backend == "provider":
-            base_url = OPENAI_BASE_URL
+            base_url = OPENROUTER_BASE_URL if openrouter_key else OPENAI_BASE_URL
             sources["base_url"] = "derived"
 
         profile = raw("profile")
         if profile is None:
-            profile = "apiyi" if backend == "sandbox" else "openai"
+            profile = default_profile(backend, base_url)
             sources["profile"] = "derived"
 
         catalog_text = raw("catalog")
@@ -291,13 +333,14 @@ class Settings:
             sandbox_time_scale=time_scale,
             log_level=log_level,
             sources=sources,
+            env_names=env_names,
         )
 
     def describe(self) -> list[tuple[str, str, str, Source]]:
         """(setting, environment variable, value shown, source) for each option, secrets masked."""
         rows: list[tuple[str, str, str, Source]] = []
         for f in fields(self):
-            if f.name == "sources":
+            if f.name in ("sources", "env_names"):
                 continue
             option = OPTIONS_BY_NAME[f.name]
             value: object = getattr(self, f.name)
@@ -307,7 +350,8 @@ class Settings:
                 shown = os.pathsep.join(str(v) for v in value)  # pyright: ignore[reportUnknownArgumentType]
             else:
                 shown = "" if value is None else str(value)
-            rows.append((f.name, option.env, shown, self.sources.get(f.name, "default")))
+            env = self.env_names.get(f.name, option.env)
+            rows.append((f.name, env, shown, self.sources.get(f.name, "default")))
         return rows
 
 
