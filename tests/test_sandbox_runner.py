@@ -16,7 +16,7 @@ import pytest
 
 from sora_mcp.catalog import load_builtin
 from sora_mcp.sandbox import SandboxConfig, SandboxError, SandboxServer
-from sora_mcp.sandbox.command import register, run
+from sora_mcp.sandbox.command import profile_for, register, run
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
 
@@ -120,7 +120,10 @@ def test_cli_registration_defaults_and_options(tmp_path: Path) -> None:
     options |= {"--time-scale": "0.1", "--api-key": "sk-x", "--job-seconds": "2"}
     custom = parse(["sandbox", *(part for pair in options.items() for part in pair)])
 
-    assert (defaults.host, defaults.port, defaults.profile, defaults.catalog) == ("127.0.0.1", 8765, "apiyi", None)
+    assert (defaults.host, defaults.port, defaults.profile, defaults.catalog) == ("127.0.0.1", 8765, None, None)
+    assert (defaults.dialect, profile_for(defaults)) == (None, "apiyi")
+    assert profile_for(parse(["sandbox", "--dialect", "openrouter", "--profile", "azure"])) == "azure"
+    assert parse(["sandbox", "--dialect", "new-api"]).dialect == "new-api"
     assert (defaults.time_scale, defaults.api_key, defaults.job_seconds) == (1.0, None, 6.0)
     assert defaults.handler is run
     assert (custom.host, custom.port, custom.profile, custom.time_scale, custom.api_key) == (
@@ -174,7 +177,8 @@ def test_standalone_cli_serves_a_client_until_interrupted() -> None:
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
 
-    assert line.startswith("sora-mcp sandbox serving http://127.0.0.1:") and line.endswith("(profile openai)\n")
+    assert line.startswith("sora-mcp sandbox serving http://127.0.0.1:")
+    assert line.endswith("(profile openai, dialect openai)\n")
     assert base_url.endswith("/v1")
     assert video.status == "completed" and content[4:8] == b"ftyp"
     assert process.returncode == 0

@@ -150,7 +150,7 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
 
     async def create(request: Request) -> Response:
         body = await read_body(request)
-        parsed = rules.parse_create(body, config.catalog, service.store.file_bytes)
+        parsed = rules.parse_create(body, config.catalog, service.store.file_bytes, new_api=config.wire == "new-api")
         rules.check_input_moderation(parsed.prompt, config.input_moderation_marker)
         service.check_capacity()
         job = await asyncio.to_thread(service.create, parsed)  # a durable commit: off the event loop

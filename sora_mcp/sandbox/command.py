@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sora_mcp.catalog import BUILTIN_PROFILES, CatalogError, load_builtin, load_file
+from sora_mcp.catalog import BUILTIN_PROFILES, CatalogError, Dialect, load_builtin, load_file
 from sora_mcp.settings import InvalidValue, argparse_type, parse_time_scale
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_PROFILE = "apiyi"
+DIALECT_CHOICES: tuple[Dialect, ...] = ("openai", "openrouter", "new-api")
+DIALECT_PROFILES: dict[str, str] = {"openrouter": "openrouter", "new-api": "apiyi-veo"}
+"""The built-in profile a dialect starts with when neither --profile nor --catalog is given (if shipped)."""
 MAX_JOB_SECONDS = 3600.0
 
 
@@ -61,7 +64,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Serve an offline sandbox of the OpenAI Videos API on loopback. Point any OpenAI-compatible client at "
             "the printed base URL with any API key (or the one given with --api-key). Every video it makes is "
-            "labelled SANDBOX RENDER."
+            "labelled SANDBOX RENDER. With --dialect openrouter it speaks OpenRouter's video API instead "
+            "(/api/v1/videos, its statuses, content endpoint and model listing); with --dialect new-api, the OpenAI "
+            "shape as New-API gateways serve it."
         ),
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
@@ -73,9 +78,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--profile",
-        default=DEFAULT_PROFILE,
+        default=None,
         choices=BUILTIN_PROFILES,
-        help=f"catalog profile whose rules to enforce (default {DEFAULT_PROFILE})",
+        help=(
+            f"catalog profile whose rules to enforce (default {DEFAULT_PROFILE}, or the dialect's own profile, "
+            "e.g. openrouter for --dialect openrouter)"
+        ),
+    )
+    parser.add_argument(
+        "--dialect",
+        default=None,
+        choices=DIALECT_CHOICES,
+        help="wire format to speak (default: the profile's own dialect)",
     )
     parser.add_argument("--catalog", type=Path, metavar="FILE", help="a catalog file of your own (overrides --profile)")
     parser.add_argument(
@@ -99,6 +113,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def profile_for(args: argparse.Namespace) -> str:
+    """--profile, else the dialect's own built-in profile when it ships, else the default profile."""
+    if args.profile is not None:
+        return str(args.profile)
+    own = DIALECT_PROFILES.get(args.dialect or "")
+    return own if own is not None and own in BUILTIN_PROFILES else DEFAULT_PROFILE
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 on a configuration or startup error."""
     from sora_mcp.sandbox.config import SandboxConfig
@@ -106,9 +128,13 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        catalog = load_file(args.catalog) if args.catalog is not None else load_builtin(args.profile)
+        catalog = load_file(args.catalog) if args.catalog is not None else load_builtin(profile_for(args))
         config = SandboxConfig(
-            catalog=catalog, api_key=args.api_key, time_scale=args.time_scale, job_seconds=args.job_seconds
+            catalog=catalog,
+            dialect=args.dialect,
+            api_key=args.api_key,
+            time_scale=args.time_scale,
+            job_seconds=args.job_seconds,
         )
     except (CatalogError, ValueError) as exc:
         log.error("%s", exc)
@@ -122,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("the sandbox listens on %s, reachable from other machines", args.host)
-    sys.stdout.write(f"sora-mcp sandbox serving {server.base_url} (profile {catalog.profile})\n")
+    sys.stdout.write(f"sora-mcp sandbox serving {server.base_url} (profile {catalog.profile}, dialect {config.wire})\n")
     sys.stdout.flush()
     stop = threading.Event()
 

@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from sora_mcp.catalog import Catalog
+from sora_mcp.catalog import Catalog, Dialect
 
-RouteName = Literal["create", "retrieve", "list", "delete", "content", "remix", "extend", "edit", "upload_file"]
+RouteName = Literal[
+    "create", "retrieve", "list", "delete", "content", "remix", "extend", "edit", "upload_file", "models"
+]
 ROUTES: tuple[RouteName, ...] = get_args(RouteName)
+DIALECTS: tuple[Dialect, ...] = get_args(Dialect)
+API_PATHS: dict[Dialect, str] = {"openai": "/v1", "openrouter": "/api/v1", "new-api": "/v1"}
+"""Where each dialect's API lives under the server's root (OpenRouter: `https://openrouter.ai/api/v1`)."""
 JOB_CREATING_ROUTES: frozenset[RouteName] = frozenset({"create", "remix", "extend", "edit"})
 """Routes that accept a job and bill it: the ones a lost answer can make a client repeat."""
 
@@ -110,6 +115,10 @@ class SandboxConfig:
     """Everything a sandbox needs; `faults` stays mutable while the server runs."""
 
     catalog: Catalog
+    dialect: Dialect | None = None
+    """The wire format to speak: `openai` (`/v1/videos`), `openrouter` (`/api/v1/videos`, its statuses, model
+    listing and error shape) or `new-api` (the OpenAI shape as New-API gateways serve it: `task_` ids with a
+    `task_id` alias, coarse progress, `metadata.resolution`). None: the catalog's own dialect."""
     api_key: str | None = None
     """The only bearer key accepted; None accepts any non-empty key."""
     time_scale: float = 1.0
@@ -119,6 +128,10 @@ class SandboxConfig:
     """A prompt containing this ends `failed` with `moderation_blocked` (output moderation)."""
     input_moderation_marker: str = "[blocked-input]"
     """A prompt containing this is refused at once with 400 (input moderation, e.g. a real face)."""
+    cancelled_marker: str = "[cancelled]"
+    """OpenRouter dialect: a prompt containing this ends `cancelled` ("Job was cancelled")."""
+    expired_marker: str = "[expired]"
+    """OpenRouter dialect: a prompt containing this ends `expired` ("Job exceeded maximum time to live")."""
     asset_ttl_seconds: float = 3600.0
     """Downloads expire this long after completion (OpenAI's guide: 1 hour)."""
     faults: Faults = field(default_factory=Faults)
@@ -140,6 +153,10 @@ class SandboxConfig:
     """Suggested polling interval before scaling, sent as `openai-poll-after-ms` on retrieve."""
 
     def __post_init__(self) -> None:
+        if self.dialect is None:
+            object.__setattr__(self, "dialect", self.catalog.dialect)
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {self.dialect!r}")
         if self.time_scale < 0 or self.job_seconds < 0:
             raise ValueError("time_scale and job_seconds must not be negative")
         if self.asset_ttl_seconds <= 0:
@@ -154,6 +171,16 @@ class SandboxConfig:
             raise ValueError("render_workers must be at least 1")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must be None (accept any key) or a non-empty key")
+
+    @property
+    def wire(self) -> Dialect:
+        """The dialect spoken (the catalog's when none was given)."""
+        return self.dialect or self.catalog.dialect
+
+    @property
+    def api_path(self) -> str:
+        """`/v1`, or `/api/v1` for OpenRouter: what a client's base URL ends with."""
+        return API_PATHS[self.wire]
 
     @property
     def job_wall_seconds(self) -> float:

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 
 from sora_mcp.api_errors import ApiError, invalid_value
+from sora_mcp.catalog import ModelSpec
 
 OPENAI_KEYS_URL = "https://platform.openai.com/account/api-keys"
 
@@ -307,5 +308,19 @@ def odd_video_size(param: str, width: int, height: int) -> ApiError:
     return ApiError(
         message=f"Invalid '{param}': {width}x{height} videos are not supported; width and height must be even.",
         param=param,
+        code="invalid_value",
+    )
+
+
+def combination_not_allowed(model_name: str, seconds: int, size: str, model: ModelSpec) -> ApiError:
+    """A duration and a size each legal, but not together (Veo 3.1: 1080p and 4K only at 8 s)."""
+    at_size = [s for s in model.seconds if model.allows(s, size)]
+    legal = ", ".join(f"'{s}'" for s in at_size)
+    return ApiError(
+        message=(
+            f"Invalid 'seconds': {seconds} seconds is not available at {size} for model '{model_name}'. "
+            f"At {size}, supported values are: {legal}."
+        ),
+        param="seconds",
         code="invalid_value",
     )

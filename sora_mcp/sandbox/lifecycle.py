@@ -25,6 +25,10 @@ class Failure:
 
 
 MODERATION_FAILURE = Failure(code="moderation_blocked", message=OUTPUT_MODERATION)
+CANCELLED_FAILURE = Failure(code="cancelled", message="Job was cancelled")
+"""OpenRouter's `cancelled` end (its webhook example's wording); shown as `failed` by the OpenAI dialects."""
+EXPIRED_FAILURE = Failure(code="expired", message="Job exceeded maximum time to live")
+"""OpenRouter's `expired` end (its webhook example's wording)."""
 
 
 @dataclass(frozen=True)

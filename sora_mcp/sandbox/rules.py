@@ -45,6 +45,8 @@ FileResolver = Callable[[str], bytes | None]
 """Looks up an uploaded file by id (the sandbox's small Files API); None when unknown."""
 
 _CREATE_FIELDS = {"prompt": (), "model": (), "seconds": (), "size": (), "input_reference": ("image_url", "file_id")}
+_NEW_API_CREATE_FIELDS = {**_CREATE_FIELDS, "duration": (), "metadata": ()}
+_NEW_API_METADATA_FIELDS = ("resolution", "aspect_ratio", "aspectRatio")
 _REMIX_FIELDS: dict[str, tuple[str, ...]] = {"prompt": ()}
 _EDIT_FIELDS = {"prompt": (), "video": ("id",)}
 _EXTEND_FIELDS = {"prompt": (), "seconds": (), "video": ("id",)}
@@ -70,6 +72,11 @@ class CreateRequest:
     seconds: int
     size: Size
     reference: ReferenceImage | None
+    last_frame: bytes | None = None
+    """OpenRouter's `last_frame` image, where the model takes one."""
+    audio: bool | None = None
+    """OpenRouter's `generate_audio`, where the model's audio is optional."""
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ def parse_size(value: object, model: ModelSpec) -> Size:
     return Size.parse(value)
 
 
-def _decode_data_url(url: str, param: str) -> bytes:
+def decode_data_url(url: str, param: str) -> bytes:
     header, comma, payload = url.partition(",")
     if not comma:
         raise reject(errors.unreadable_image_url(param))
@@ -211,7 +218,7 @@ def _reference_bytes(value: object, resolve_file: FileResolver) -> tuple[bytes, 
             raise reject(errors.invalid_type(param, "a string", describe(image_url)))
         if image_url.startswith("data:"):
             declared = image_url[5:].split(";", 1)[0].split(",", 1)[0] or None
-            return _decode_data_url(image_url, param), declared
+            return decode_data_url(image_url, param), declared
         if image_url.startswith(("http://", "https://")):
             raise reject(errors.remote_url_unsupported(param, image_url))
         raise reject(errors.unreadable_image_url(param))
@@ -241,17 +248,50 @@ def parse_reference(value: object, size: Size, resolve_file: FileResolver) -> Re
     return ReferenceImage(data=data, media_type=media_type, width=width, height=height)
 
 
-def parse_create(body: Body, catalog: Catalog, resolve_file: FileResolver) -> CreateRequest:
-    """`POST /videos`: unknown fields, then prompt, model, seconds, size, and the reference last."""
+def _new_api_size(metadata: object, size: object, model: ModelSpec) -> Size | None:
+    """`metadata.resolution` (+ aspect ratio) as New-API gateways take it, spelled by the model's frames."""
+    metadata = _object_field(metadata, "metadata")
+    if not isinstance(metadata, dict):
+        raise reject(errors.invalid_type("metadata", "an object", describe(metadata)))
+    resolution = metadata.get("resolution")
+    aspect = metadata.get("aspect_ratio", metadata.get("aspectRatio"))
+    if resolution is None and aspect is None:
+        return None
+    current = model.frame(size if isinstance(size, str) else model.default_size)
+    wanted_resolution = resolution if resolution is not None else (current.resolution if current else None)
+    wanted_aspect = aspect if aspect is not None else (current.aspect_ratio if current else None)
+    resolutions = tuple(dict.fromkeys(f.resolution for f in model.frames.values()))
+    if wanted_resolution not in resolutions:
+        raise reject(invalid_value("metadata.resolution", str(wanted_resolution), resolutions))
+    for text, frame in model.frames.items():
+        if (frame.resolution, frame.aspect_ratio) == (wanted_resolution, wanted_aspect):
+            return Size.parse(text)
+    aspects = tuple(f.aspect_ratio for f in model.frames.values() if f.resolution == wanted_resolution)
+    raise reject(invalid_value("metadata.aspect_ratio", str(wanted_aspect), aspects))
+
+
+def parse_create(body: Body, catalog: Catalog, resolve_file: FileResolver, *, new_api: bool = False) -> CreateRequest:
+    """`POST /videos`: unknown fields, then prompt, model, seconds, size, and the reference last.
+
+    With `new_api`, also what New-API gateways take: `duration` for `seconds`, `metadata.resolution`.
+    """
     fields = body.fields
-    check_known(fields, _CREATE_FIELDS)
+    check_known(fields, _NEW_API_CREATE_FIELDS if new_api else _CREATE_FIELDS)
     prompt = check_prompt(fields)
     model_name, model = resolve_model(catalog, fields.get("model"))
     raw_seconds = fields.get("seconds")
+    if new_api and raw_seconds is None:
+        raw_seconds = fields.get("duration")
     seconds = (
         model.default_seconds if raw_seconds is None else parse_seconds(raw_seconds, model.seconds, model, body.source)
     )
-    size = parse_size(fields.get("size"), model)
+    size = None
+    if new_api and fields.get("metadata") is not None:
+        size = _new_api_size(fields["metadata"], fields.get("size"), model)
+    if size is None:
+        size = parse_size(fields.get("size"), model)
+    if not model.allows(seconds, str(size)):
+        raise reject(errors.combination_not_allowed(model_name, seconds, str(size), model))
     raw_reference = fields.get("input_reference")
     reference = None if raw_reference is None else parse_reference(raw_reference, size, resolve_file)
     return CreateRequest(

@@ -104,8 +104,9 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        """What `openai.OpenAI(base_url=...)` takes."""
-        return f"{self.url}/v1"
+        """What `openai.OpenAI(base_url=...)` takes: `…/v1`; for the OpenRouter dialect `…/api/v1`, what the
+        `openrouter` SDK takes as `server_url`."""
+        return f"{self.url}{self.config.api_path}"
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -152,7 +153,12 @@ class SandboxServer:
         bound = self._socket.getsockname()
         self._address = (str(bound[0]), int(bound[1]))
         self._port = self._address[1]
-        app = build_app(self.service, self._transports)
+        if self.config.wire == "openrouter":
+            from sora_mcp.sandbox import openrouter
+
+            app = openrouter.build_app(self.service, self._transports)
+        else:
+            app = build_app(self.service, self._transports)
         uv_config = uvicorn.Config(
             app,
             log_config=None,
@@ -180,7 +186,9 @@ class SandboxServer:
                 self.stop()
                 raise SandboxError(f"the sandbox did not start within {START_TIMEOUT_SECONDS:g} s")
             time.sleep(0.005)
-        log.info("sandbox serving %s (profile %s)", self.base_url, self.config.catalog.profile)
+        log.info(
+            "sandbox serving %s (profile %s, dialect %s)", self.base_url, self.config.catalog.profile, self.config.wire
+        )
         return self
 
     @staticmethod

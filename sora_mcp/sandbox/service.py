@@ -28,10 +28,18 @@ from sora_mcp.catalog import ModelSpec
 from sora_mcp.sandbox import errors, rules
 from sora_mcp.sandbox.body import Upload
 from sora_mcp.sandbox.config import SandboxConfig
-from sora_mcp.sandbox.lifecycle import MODERATION_FAILURE, RENDER_FAILED, Failure, Phase, video_object
+from sora_mcp.sandbox.lifecycle import (
+    CANCELLED_FAILURE,
+    EXPIRED_FAILURE,
+    MODERATION_FAILURE,
+    RENDER_FAILED,
+    Failure,
+    Phase,
+    video_object,
+)
 from sora_mcp.sandbox.probe import ProbeError, probe_video
 from sora_mcp.sandbox.render import RenderCancelled, RenderSpec, Scene, render
-from sora_mcp.sandbox.store import EXTENSIONS, Job, JobKind, JobStore, SandboxState, new_id
+from sora_mcp.sandbox.store import EXTENSIONS, Job, JobKind, JobStore, SandboxState, new_id, opaque_id
 from sora_mcp.sizes import Size
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,10 @@ MEDIA_TYPES: dict[rules.Variant, tuple[str, str]] = {
     "spritesheet": ("image/jpeg", EXTENSIONS[2]),
 }
 VARIANT_INDEX: dict[rules.Variant, int] = {"video": 0, "thumbnail": 1, "spritesheet": 2}
+LAST_FRAME_SECONDS = 1.0
+"""A last frame is shown (and held) for the final second of the video."""
+NEW_API_PROGRESS: dict[str, int] = {"queued": 0, "in_progress": 50, "completed": 100, "failed": 0}
+"""New-API gateways (APIYI) report progress coarsely: 0, 50, 100."""
 SWEEP_GRACE_SECONDS = 600.0
 """Stray files (a crashed render's, another process's reset) are removed at start once this old."""
 
@@ -107,10 +119,20 @@ class SandboxService:
 
     # -- creating jobs -------------------------------------------------------------------------------
 
+    def new_job_id(self) -> str:
+        """A job id as the dialect's provider makes them: `video_…`, `task_…` (New-API) or 20 opaque characters."""
+        dialect = self.config.wire
+        if dialect == "openrouter":
+            return opaque_id()
+        return new_id("task" if dialect == "new-api" else "video")
+
     def create(self, request: rules.CreateRequest) -> Job:
         reference = request.reference.data if request.reference else None
+        scenes = [Scene(0.0, request.prompt, reference)]
+        if request.last_frame is not None:
+            scenes.append(Scene(max(0.0, request.seconds - LAST_FRAME_SECONDS), request.prompt, request.last_frame))
         job = Job(
-            id=new_id("video"),
+            id=self.new_job_id(),
             kind="create",
             model_name=request.model_name,
             spec=request.model,
@@ -121,8 +143,10 @@ class SandboxService:
             created_at=self.store.clock(),
             duration=self.config.job_wall_seconds,
             ttl=self.config.asset_ttl_seconds,
+            audio=request.audio,
+            seed=request.seed,
         )
-        return self._accept(job, (Scene(0.0, request.prompt, reference),))
+        return self._accept(job, tuple(scenes))
 
     def derive(self, source: SourceVideo, kind: JobKind, prompt: str, added_seconds: int = 0) -> Job:
         """A remix, edit or extension of a completed job: same model and size; extensions add seconds."""
@@ -132,7 +156,7 @@ class SandboxService:
             scenes = tuple(Scene(s.start, prompt, s.reference) for s in source.scenes)
         seconds = source.seconds + added_seconds
         job = Job(
-            id=new_id("video"),
+            id=self.new_job_id(),
             kind=kind,
             model_name=source.model_name,
             spec=source.spec,
@@ -190,9 +214,22 @@ class SandboxService:
         if limit is not None and self.store.unfinished() >= limit:
             raise errors.too_many_running_tasks(self.config.faults.retry_after_seconds)
 
+    def _failure_for(self, prompt: str) -> Failure | None:
+        """The end a marker in the prompt asks for (output moderation; OpenRouter's cancelled and expired)."""
+        config = self.config
+        if config.moderation_marker and config.moderation_marker in prompt:
+            return MODERATION_FAILURE
+        if config.wire == "openrouter":
+            if config.cancelled_marker and config.cancelled_marker in prompt:
+                return CANCELLED_FAILURE
+            if config.expired_marker and config.expired_marker in prompt:
+                return EXPIRED_FAILURE
+        return None
+
     def _accept(self, job: Job, scenes: tuple[Scene, ...]) -> Job:
-        if self.config.moderation_marker and self.config.moderation_marker in job.prompt:
-            job = replace(job, failure=MODERATION_FAILURE, rendered_at=job.created_at)
+        failure = self._failure_for(job.prompt)
+        if failure is not None:
+            job = replace(job, failure=failure, rendered_at=job.created_at)
         job = self.store.add(job, scenes)
         self._maybe_cleanup()
         if job.failure is not None:
@@ -251,7 +288,7 @@ class SandboxService:
             height=job.size.height,
             seconds=job.seconds,
             scenes=store.scenes(video_id),
-            audio=job.spec.audio != "none",
+            audio=job.has_audio,
             fps=self.config.fps,
             caption=job.model_name if job.kind == "create" else f"{job.model_name} · {job.kind}",
         )
@@ -315,6 +352,8 @@ class SandboxService:
     def video(self, job: Job, *, as_accepted: bool = False) -> dict[str, Any]:
         """The Video object now, or as it was at acceptance (a create always answers `queued`)."""
         phase = job.phase(job.created_at) if as_accepted else self.phase(job)
+        if self.config.wire == "new-api":
+            return self._new_api_video(job, phase)
         return video_object(
             video_id=job.id,
             model=job.model_name,
@@ -327,6 +366,36 @@ class SandboxService:
             remixed_from_video_id=job.remixed_from_video_id,
             purged_at=job.purged_at,
         )
+
+    def _new_api_video(self, job: Job, phase: Phase) -> dict[str, Any]:
+        """The OpenAI shape as New-API serves it: a `task_id` alias of the id, progress in coarse steps."""
+        progress = NEW_API_PROGRESS[phase.status]
+        video = video_object(
+            video_id=job.id,
+            model=job.model_name,
+            prompt=job.prompt,
+            seconds=job.seconds,
+            size=str(job.size),
+            created_at=job.created_at,
+            phase=replace(phase, progress=progress),
+            asset_ttl_seconds=job.ttl,
+            remixed_from_video_id=job.remixed_from_video_id,
+            purged_at=job.purged_at,
+        )
+        frame = job.spec.frame(str(job.size))
+        return {
+            "id": video.pop("id"),
+            "task_id": job.id,
+            **video,
+            "metadata": {"resolution": frame.resolution, "aspect_ratio": frame.aspect_ratio} if frame else {},
+        }
+
+    def job(self, video_id: str) -> Job:
+        """A live job (its render started if nobody has), or the 404."""
+        self._maybe_cleanup()
+        job = self.store.get(video_id)
+        self._ensure_render(job)
+        return job
 
     def retrieve(self, video_id: str) -> dict[str, Any]:
         self._maybe_cleanup()

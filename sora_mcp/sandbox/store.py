@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     rendered_at REAL,
     bytes INTEGER NOT NULL DEFAULT 0,
     purged_at REAL,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    audio INTEGER,
+    seed INTEGER
 );
 CREATE TABLE IF NOT EXISTS scenes (
     job_id TEXT NOT NULL,
@@ -97,13 +99,21 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 _JOB_COLUMNS = (
     "seq, id, kind, model_name, spec, seconds, billed_seconds, size, prompt, created_at, duration, ttl, "
     "source_video_id, remixed_from_video_id, extension_steps, failure_code, failure_message, rendered_at, "
-    "purged_at, deleted"
+    "purged_at, deleted, audio, seed"
 )
+_ADDED_COLUMNS = (("audio", "INTEGER"), ("seed", "INTEGER"))
+"""Columns added after the first release: a folder made by an older version gets them on open."""
+_OPAQUE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_id(prefix: str) -> str:
     """`video_` + 32 hex digits: unguessable, like the provider's ids."""
     return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def opaque_id(length: int = 20) -> str:
+    """A 20-character alphanumeric job id, as OpenRouter's (`S2wge1oFOBzIj1PpFcFu`)."""
+    return "".join(secrets.choice(_OPAQUE_ALPHABET) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -132,10 +142,20 @@ class Job:
     purged_at: float | None = None
     """When the render's files were removed (expired, or the storage bound needed the room)."""
     deleted: bool = False
+    audio: bool | None = None
+    """Audio asked for (OpenRouter's `generate_audio`, models whose audio is optional); None: the model's way."""
+    seed: int | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether the render carries a soundtrack: always, never, or as asked (optional audio is off by default)."""
+        if self.spec.audio == "optional":
+            return bool(self.audio)
+        return self.spec.audio != "none"
 
     @property
     def cost_usd(self) -> float | None:
-        return self.spec.cost(self.billed_seconds, str(self.size))
+        return self.spec.cost(self.billed_seconds, str(self.size), audio=self.has_audio)
 
     def phase(self, now: float) -> Phase:
         return phase_at(now, self.created_at, self.duration, self.rendered_at, self.failure)
@@ -269,6 +289,24 @@ class JobStore:
         self._db.execute("PRAGMA synchronous = FULL")
         with self._write() as db:
             db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            self._add_columns(db)
+
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection) -> None:
+        """Give a jobs table from an older version the newer columns (one transaction; others may race us)."""
+        present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        if all(name in present for name, _ in _ADDED_COLUMNS):
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def close(self) -> None:
         with self.lock:
@@ -366,7 +404,8 @@ class JobStore:
             cursor = db.execute(
                 "INSERT INTO jobs (id, kind, model_name, spec, seconds, billed_seconds, size, prompt, created_at, "
                 "duration, ttl, source_video_id, remixed_from_video_id, extension_steps, failure_code, "
-                "failure_message, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "failure_message, rendered_at, audio, seed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.kind,
@@ -385,6 +424,8 @@ class JobStore:
                     failure.code if failure else None,
                     failure.message if failure else None,
                     job.rendered_at,
+                    None if job.audio is None else int(job.audio),
+                    job.seed,
                 ),
             )
             db.executemany(
@@ -412,7 +453,8 @@ class JobStore:
 
     def _job(self, row: tuple[Any, ...]) -> Job:
         (seq, video_id, kind, model_name, spec, seconds, billed, size, prompt, created_at, duration, ttl) = row[:12]
-        (source, remixed, steps, failure_code, failure_message, rendered_at, purged_at, deleted) = row[12:]
+        (source, remixed, steps, failure_code, failure_message, rendered_at, purged_at, deleted) = row[12:20]
+        audio, seed = row[20:22]
         return Job(
             id=video_id,
             kind=kind,
@@ -433,6 +475,8 @@ class JobStore:
             rendered_at=rendered_at,
             purged_at=purged_at,
             deleted=bool(deleted),
+            audio=None if audio is None else bool(audio),
+            seed=seed,
         )
 
     def find(self, video_id: str) -> Job | None:
