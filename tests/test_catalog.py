@@ -126,3 +126,158 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(CatalogError, match=r"not valid JSON at line 1, column 2"):
         load_file(broken)
+
+
+def test_the_new_profiles_and_azures_retirement() -> None:
+    veo = load_builtin("apiyi-veo")
+    assert veo.dialect == "new-api" and veo.source is not None
+    full = veo.find("veo-3.1-generate-preview")
+    fast = veo.find("veo-3.1-fast-generate-preview")
+    assert full is not None and fast is not None
+    assert full.seconds == (4, 6, 8) and full.audio == "always" and not full.seed
+    assert full.allows(4, "1280x720") and full.allows(8, "3840x2160")
+    assert not full.allows(4, "1920x1080") and not full.allows(6, "2160x3840")
+    assert full.rectangles() == (
+        ((4, 6, 8), ("1280x720", "720x1280")),
+        ((8,), ("1920x1080", "1080x1920", "3840x2160", "2160x3840")),
+    )
+    assert full.frame("3840x2160") is not None and full.frame("3840x2160").resolution == "4k"  # type: ignore[union-attr]
+    assert full.cost(4, "1280x720") == pytest.approx(1.2) and full.cost(8, "3840x2160", audio=True) == pytest.approx(
+        1.2
+    )
+    assert fast.cost(8, "1920x1080") == pytest.approx(0.3)
+    assert full.frame_images == ("first_frame",) and full.seconds_wire == "string"
+
+    azure = active_catalog("azure", None, base_url=None, azure_deployment=None, today=AFTER_RETIREMENT)
+    [sora] = azure.models
+    assert sora.status == "retired" and sora.retirement is not None
+    assert sora.retirement.date == dt.date(2026, 10, 15)
+    assert any("retire" in s for s in sora.sources)
+    before = active_catalog("azure", None, base_url=None, azure_deployment=None, today=dt.date(2026, 10, 14))
+    assert before.models[0].status == "active"
+
+
+def test_unconstrained_models_keep_their_single_rectangle_and_sora_defaults() -> None:
+    for profile in ("openai", "apiyi", "azure"):
+        catalog = load_builtin(profile)
+        assert catalog.dialect == "openai" and catalog.fetched_at is None
+        for model in catalog:
+            assert model.rectangles() == ((model.seconds, model.sizes),)
+            assert model.duration_param == "seconds" and model.frame_images == ("first_frame",)
+            assert model.frames == {} and not model.seed and model.price_per_request_usd is None
+            assert model.cost(8 if 8 in model.seconds else model.seconds[0], model.sizes[0], audio=True) == model.cost(
+                8 if 8 in model.seconds else model.seconds[0], model.sizes[0]
+            )
+
+
+VEO_FRAMES = {
+    "1280x720": {"resolution": "720p", "aspect_ratio": "16:9"},
+    "1920x1080": {"resolution": "1080p", "aspect_ratio": "16:9"},
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"combinations": [{"seconds": [5, 7], "sizes": ["1280x720"]}]},
+            r"combinations\[0\] must be a subset.*unknown seconds \[7\]",
+        ),
+        ({"combinations": [{"seconds": [5], "sizes": ["1280x720"]}]}, r"leave seconds \[10\] and sizes \[\]"),
+        ({"combinations": [{"seconds": [], "sizes": ["1280x720"]}]}, r"combinations.0.seconds"),
+        (
+            {
+                "sizes": ["1280x720", "1920x1080"],
+                "combinations": [{"seconds": [10], "sizes": ["1280x720"]}, {"seconds": [5], "sizes": ["1920x1080"]}],
+            },
+            r"the default request \(5 s, 1280x720\) is not in any combination",
+        ),
+        (
+            {"sizes": ["1280x720", "1920x1080"], "frames": {"1280x720": VEO_FRAMES["1280x720"]}},
+            r"frames must spell every size or none.*missing \['1920x1080'\]",
+        ),
+        (
+            {"frames": {"1280x720": {"resolution": "720p", "aspect_ratio": "16:9"}, "640x360": VEO_FRAMES["1280x720"]}},
+            r"extra \['640x360'\]",
+        ),
+        (
+            {
+                "sizes": ["1280x720", "1920x1080"],
+                "frames": {"1280x720": VEO_FRAMES["1280x720"], "1920x1080": VEO_FRAMES["1280x720"]},
+            },
+            r"are both 720p 16:9",
+        ),
+        ({"frame_images": ["last_frame"]}, r"a last_frame needs a first_frame"),
+        ({"frame_images": ["middle_frame"]}, r"field 'frame_images.0'"),
+        ({"audio": "always", "price_per_second_with_audio_usd": {"1280x720": 0.2}}, r"needs audio 'optional'"),
+        (
+            {"audio": "optional", "price_per_second_with_audio_usd": {"640x480": 0.2}},
+            r"price_per_second_with_audio_usd must price exactly the sizes",
+        ),
+        ({"price_per_request_usd": -1}, r"price_per_request_usd must not be negative"),
+        ({"duration_param": "length"}, r"field 'duration_param'"),
+    ],
+)
+def test_the_request_space_fields_are_checked(tmp_path: Path, overrides: dict[str, object], expected: str) -> None:
+    path = _write(tmp_path, [_entry(**overrides)])
+    with pytest.raises(CatalogError, match=expected):
+        load_file(path)
+
+
+def test_a_new_api_catalog_must_spell_every_size(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps({"profile": "gw", "dialect": "new-api", "models": [_entry()]}), encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"dialect new-api sends resolution \+ aspect ratio.*vid-1"):
+        load_file(path)
+    spelled = _entry(frames={"1280x720": VEO_FRAMES["1280x720"]})
+    path.write_text(json.dumps({"profile": "gw", "dialect": "new-api", "models": [spelled]}), encoding="utf-8")
+    assert load_file(path).models[0].frame("1280x720") is not None
+
+
+def test_costs_follow_the_price_rules(tmp_path: Path) -> None:
+    entry = _entry(
+        sizes=["1280x720", "1920x1080"],
+        audio="optional",
+        price_per_second_usd={"1280x720": 0.1, "1920x1080": 0.2},
+        price_per_second_with_audio_usd={"1280x720": 0.15, "1920x1080": 0.3},
+    )
+    model = load_file(_write(tmp_path, [entry])).models[0]
+    assert model.cost(10, "1920x1080") == pytest.approx(2.0)
+    assert model.cost(10, "1920x1080", audio=True) == pytest.approx(3.0)
+    assert model.cost(10, "640x480") is None
+    flat = load_file(_write(tmp_path, [_entry(price_per_request_usd=0.3)])).models[0]
+    assert flat.cost(5, "1280x720") == flat.cost(10, "1280x720", audio=True) == pytest.approx(0.3)
+
+
+def test_list_models_shows_the_request_space_source_and_age() -> None:
+    from sora_mcp.tools.catalog_listing import describe_catalog
+
+    now = dt.datetime(2026, 12, 1, 20, 2, 55, tzinfo=dt.UTC)
+    text, result = describe_catalog(load_builtin("openrouter"), "sandbox", now)
+    assert result.dialect == "openrouter" and result.fetched_at == "2026-10-09T20:02:55.839033+00:00"
+    assert result.age_hours == pytest.approx(53 * 24, abs=0.1)
+    assert "(53 days old)" in text and "2026-10-09" in text
+    assert {m.id for m in result.listed_only} == {"heygen/avatar-iv", "runway/aleph-2"}
+    assert "- runway/aleph-2: listed, not creatable: the listing gives no durations" in text
+    models = {m.id: m for m in result.models}
+    veo = models["google/veo-3.1"]
+    assert veo.duration_param == "duration" and veo.seconds_wire == "integer"
+    assert veo.audio == "optional" and veo.seed and veo.frame_images == ["first_frame", "last_frame"]
+    assert {p.size: (p.usd_per_second, p.usd_per_second_with_audio) for p in veo.prices}["3840x2160"] == (0.4, 0.6)
+    assert (
+        "- google/veo-3.1: 4, 6, 8 s;" in text
+        and "seed; first and last frame; $0.20-0.40/s (with audio $0.40-0.60/s)" in text
+    )
+    lite = {p.size: p for p in models["google/veo-3.1-lite"].prices}
+    assert (lite["720x1280"].resolution, lite["720x1280"].aspect_ratio) == ("720p", "9:16")
+    assert "price unknown (priced per video token" in text
+
+    text, result = describe_catalog(load_builtin("apiyi-veo"), "sandbox", now)
+    full = {m.id: m for m in result.models}["veo-3.1-generate-preview"]
+    assert [(c.seconds, len(c.sizes)) for c in full.combinations] == [([4, 6, 8], 2), ([8], 4)]
+    assert full.usd_per_request == pytest.approx(1.2) and result.age_hours is None
+    assert "- veo-3.1-generate-preview: 4, 6, 8 s with 1280x720, 720x1280; 8 s with 1920x1080" in text
+    assert "$1.20 per video" in text
+
+    text, result = describe_catalog(load_builtin("openai"), "sandbox", now)
+    assert "- sora-2: 4, 8, 12 s; 720x1280, 1280x720; audio always; $0.10/s" in text and "Source" not in text

@@ -149,7 +149,7 @@ def test_cross_constraints_and_option_values(name: str) -> None:
     validator = jsonschema.Draft202012Validator(create_video_schema(catalog))
     for model in catalog:
         seconds, size = model.default_seconds, model.default_size
-        base = {"model": model.id, "seconds": str(seconds), "size": size}
+        base: dict[str, object] = {"model": model.id, "seconds": str(seconds), "size": size}
 
         def valid(video: dict[str, object]) -> bool:
             return validator.is_valid({"prompt": "p", "video": video})
