@@ -26,7 +26,7 @@ def generated_listing(count: int = 60) -> dict[str, Any]:
     """A listing of `count` models that varies every axis the builder reads, unknown fields included."""
     models: list[dict[str, Any]] = []
     for i in range(count):
-        durations = [d for d in range(2, 16) if (d + i) % (2 + i % 4) == 0] or [5]
+        durations = [d for d in range(2, 8 + i % 23) if (d + i) % (2 + i % 4) == 0] or [5]
         if i % 3 == 0:
             durations.reverse()  # listings may be unordered
         resolutions = list(RESOLUTIONS[i % 2 : i % 2 + 1 + i % 3])
