@@ -31,8 +31,10 @@ from openrouter import errors as or_errors
 from openrouter.utils import BackoffStrategy, RetryConfig
 from PIL import Image
 
-from sora_mcp.catalog import Catalog
+from sora_mcp.catalog import Catalog, load_builtin
+from sora_mcp.listing import catalog_from_listing
 from sora_mcp.sandbox import SandboxConfig, SandboxServer
+from sora_mcp.sizes import Size
 
 DEADLINE_SECONDS = 30.0
 NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
@@ -633,3 +635,80 @@ def test_standalone_command_speaks_openrouter(tmp_path: Path) -> None:
     assert [m.id for m in listing.data][:2] == ["google/veo-3.1", "alibaba/wan-2.6"]
     assert done.status == "completed" and done.usage is not None and done.usage.cost == pytest.approx(6 * 0.0817)
     assert process.returncode == 0
+
+
+# -- the shipped openrouter profile against the provider's own listing -------------------------------
+
+SNAPSHOT = Path(__file__).resolve().parents[1] / "sora_mcp" / "catalogs" / "openrouter-listing-2026-10-09.json"
+
+
+@pytest.fixture(scope="module")
+def profile_server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(load_builtin("openrouter"), time_scale=0.02, fps=1)) as running:
+        yield running
+
+
+def test_the_openrouter_profile_is_listed_as_openrouter_listed_it(profile_server: SandboxServer) -> None:
+    """The sandbox's listing of the shipped profile, parsed by the SDK, against the 2026-10-09 snapshot (kept
+    trimmed: without `name` and `created`, so it is compared as JSON)."""
+    snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))["data"]
+    with openrouter.OpenRouter(api_key="k", server_url=profile_server.base_url, retry_config=NO_RETRIES) as sdk:
+        served = {model.id: model for model in sdk.video_generation.list_videos_models().data}
+
+    assert [m["id"] for m in snapshot] == list(served)
+    checked = 0
+    for original in snapshot:
+        mine = served[original["id"]]
+        assert sorted(original["supported_durations"] or []) == (mine.supported_durations or []), original["id"]
+        assert original.get("supported_sizes") == mine.supported_sizes, original["id"]
+        for field in ("supported_resolutions", "supported_aspect_ratios", "supported_frame_images"):
+            assert set(original.get(field) or []) == set(getattr(mine, field) or []), (original["id"], field)
+        if original["supported_durations"]:
+            assert bool(original.get("generate_audio")) == mine.generate_audio, original["id"]  # null: not offered
+            assert bool(original.get("seed")) == mine.seed, original["id"]
+            checked += 1
+        else:
+            assert mine.supported_durations is None and mine.generate_audio is None, original["id"]
+    assert checked == 18
+
+
+def test_the_listing_round_trips_through_the_listing_builder(profile_server: SandboxServer) -> None:
+    """What the sandbox lists builds the same catalog again: values, options and per-second prices."""
+    shipped = load_builtin("openrouter")
+    listed = httpx2.get(f"{profile_server.base_url}/videos/models").json()
+    rebuilt = catalog_from_listing(listed, fetched_at=shipped.fetched_at, source="sandbox listing")
+
+    assert [m.id for m in rebuilt.models] == [m.id for m in shipped.models]
+    assert [m.id for m in rebuilt.listed_only] == [m.id for m in shipped.listed_only]
+    for before, after in zip(shipped.models, rebuilt.models, strict=True):
+        same = ("seconds", "sizes", "frames", "audio", "seed", "frame_images", "default_size")
+        assert {f: getattr(after, f) for f in same} == {f: getattr(before, f) for f in same}, before.id
+        for size in before.sizes:
+            for audio in (False, True):
+                assert after.cost(8, size, audio) == before.cost(8, size, audio), (before.id, size, audio)
+
+
+def test_every_model_of_the_profile_accepts_its_legal_request_in_its_own_form(profile_server: SandboxServer) -> None:
+    profile_server.reset()
+    shipped = load_builtin("openrouter")
+    accepted: dict[str, str] = {}
+    with openrouter.OpenRouter(api_key="k", server_url=profile_server.base_url, retry_config=NO_RETRIES) as sdk:
+        for model in shipped.models:
+            seconds, sizes = model.rectangles()[0]
+            size = min(sizes, key=lambda s: Size.parse(s).area)
+            spelled = model.frame(size)
+            if spelled is None:
+                job = sdk.video_generation.generate(model=model.id, prompt="p", duration=seconds[0], size=size)
+            else:
+                job = sdk.video_generation.generate(
+                    model=model.id,
+                    prompt="p",
+                    duration=seconds[0],
+                    resolution=spelled.resolution,
+                    aspect_ratio=spelled.aspect_ratio,
+                )
+            accepted[model.id] = profile_server.state.job(job.id).size
+            assert (job.status, profile_server.state.job(job.id).seconds) == ("pending", seconds[0])
+    profile_server.reset()
+
+    assert len(accepted) == len(shipped.models) == 18

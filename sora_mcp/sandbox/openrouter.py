@@ -137,13 +137,26 @@ def authenticate(request: Request, api_key: str | None) -> None:
 # -- how sizes are spelled -------------------------------------------------------------------------
 
 
+NAMED_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21")
+"""OpenRouter's `aspect_ratio` values; a size within 1.5 % of one is called by its name (854x480 is 16:9)."""
+NAMED_RESOLUTIONS = {2160: "4K", 1440: "2K"}
+
+
+def aspect_ratio_of(width: int, height: int) -> str:
+    ratio = width / height
+    for name in NAMED_RATIOS:
+        a, b = (int(part) for part in name.split(":"))
+        if abs(ratio / (a / b) - 1) <= 0.015:
+            return name
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
 def derived_frame(size: str) -> tuple[str, str]:
     """A size as resolution + aspect ratio when the catalog spells none: 1280x720 -> ('720p', '16:9')."""
     parsed = Size.parse(size)
     short = min(parsed.width, parsed.height)
-    resolution = "4K" if short == 2160 else f"{short}p"
-    divisor = math.gcd(parsed.width, parsed.height)
-    return resolution, f"{parsed.width // divisor}:{parsed.height // divisor}"
+    return NAMED_RESOLUTIONS.get(short, f"{short}p"), aspect_ratio_of(parsed.width, parsed.height)
 
 
 def spelled(model: ModelSpec) -> dict[str, tuple[str, str]]:
@@ -448,7 +461,7 @@ def video_model(model: ModelSpec, created: int) -> dict[str, Any]:
         "supported_durations": list(model.seconds),
         "supported_resolutions": _unique([r for r, _ in frames.values()]),
         "supported_aspect_ratios": _unique([a for _, a in frames.values()]),
-        "supported_sizes": list(model.sizes),
+        "supported_sizes": None if model.frames else list(model.sizes),
         "supported_frame_images": list(model.frame_images),
         "generate_audio": {"optional": True, "none": False}.get(model.audio),
         "seed": model.seed,
@@ -462,9 +475,11 @@ def video_model(model: ModelSpec, created: int) -> dict[str, Any]:
 def listing(catalog: Catalog) -> dict[str, Any]:
     """`GET /api/v1/videos/models`: the active catalog in OpenRouter's listing format.
 
-    Creatable models with their legal values; models the catalog lists but cannot create (`listed_only`) with
-    `null` values, as OpenRouter lists them; retired models not at all. `generate_audio` is true where audio
-    is optional, false where there is none, and null where audio is always on (nothing to ask for).
+    Creatable models with their legal values (`supported_sizes` only for models addressed by size: a model
+    whose catalog spells its sizes as resolution + aspect ratio lists those instead); models the catalog lists
+    but cannot create (`listed_only`) with `null` values, as OpenRouter lists them; retired models not at all.
+    `generate_audio` is true where audio is optional, false where there is none, and null where audio is always
+    on (nothing to ask for).
     """
     stamp = catalog.fetched_at or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     created = int(stamp.timestamp())
