@@ -414,3 +414,25 @@ def test_leftovers_of_older_versions_are_handled(tmp_path: Path) -> None:
     assert not any(path.exists() for path in legacy)
     assert again.status == "completed" and again.model == "sora-2"
     assert ledger.job(video.id).cost_usd == load_builtin("openai").models[0].cost(4, "1280x720")
+
+
+def test_a_folder_from_before_the_audio_and_seed_columns_is_upgraded_on_open(tmp_path: Path) -> None:
+    storage = tmp_path / "old"
+    with SandboxServer(config(storage, "sk-a")) as first, client_for(first, "sk-a") as client:
+        video = wait_done(client, client.videos.create(prompt="from an older version", seconds="4").id)
+    with sqlite3.connect(storage / "sandbox.db") as db:  # the jobs table as the previous release wrote it
+        db.execute("ALTER TABLE jobs DROP COLUMN audio")
+        db.execute("ALTER TABLE jobs DROP COLUMN seed")
+        before = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+
+    with SandboxServer(config(storage, "sk-a")) as second, client_for(second, "sk-a") as client:
+        again = client.videos.retrieve(video.id)
+        job = second.service.store.get(video.id)
+        newer = client.videos.create(prompt="after the upgrade", seconds="4")
+    with sqlite3.connect(storage / "sandbox.db") as db:
+        after = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+
+    assert "audio" not in before and "seed" not in before
+    assert {"audio", "seed"} <= after
+    assert (again.status, job.audio, job.seed, job.has_audio) == ("completed", None, None, True)  # sora-2: always
+    assert newer.status == "queued"
