@@ -5,9 +5,10 @@
    process's user+system time from getrusage, so it includes libx264's and swscale's threads. Median of runs.
 2. Requests per second for retrieve and list (target >= 500/s) against the standalone server
    (`python -m sora_mcp.sandbox.command sandbox`) pinned to one core, with a raw `http.client` keep-alive
-   loop pinned to the other core (so the client does not steal the server's core).
+   loop pinned to the other core (so the client does not steal the server's core). The same for the
+   OpenRouter dialect (`--dialect openrouter`, the shipped openrouter profile): poll and the model listing.
 
-Run: python bench/bench_sandbox.py [--runs 3] [--rps-seconds 3]
+Run: python bench/bench_sandbox.py [--runs 3] [--rps-seconds 3] [--dialect openai|openrouter|both]
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def bench_renders(runs: int) -> None:
                 )
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(dialect: str = "openai") -> tuple[subprocess.Popen[str], str]:
     def pin_to_first_core() -> None:
         os.sched_setaffinity(0, {0})
 
-    command = [sys.executable, "-m", "sora_mcp.sandbox.command", "sandbox", "--port", "0", "--profile", "openai"]
+    command = [sys.executable, "-m", "sora_mcp.sandbox.command", "sandbox", "--port", "0"]
+    command += ["--profile", "openai"] if dialect == "openai" else ["--dialect", dialect]
     command += ["--job-seconds", "0"]  # jobs finish as soon as rendered
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=pin_to_first_core
@@ -105,14 +107,57 @@ def request(conn: http.client.HTTPConnection, method: str, path: str, body: obje
     conn.request(method, path, body=payload, headers=headers)
     response = conn.getresponse()
     data = response.read()
-    if response.status != 200:
+    if response.status not in (200, 202):
         raise SystemExit(f"{method} {path} answered {response.status}: {data[:200]!r}")
     return json.loads(data)
 
 
+def measure(conn: http.client.HTTPConnection, name: str, path: str, seconds: float) -> None:
+    count = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        request(conn, "GET", path)
+        count += 1
+    rate = count / elapsed
+    print(
+        f"  {name:<24s}: {rate:7.0f} req/s  target >= {RPS_TARGET:.0f}/s  ratio {rate / RPS_TARGET:4.2f}  "
+        f"{'OK' if rate >= RPS_TARGET else 'UNDER'}"
+    )
+
+
+def bench_openrouter_requests(seconds: float) -> None:
+    """Poll and listing rates of the OpenRouter dialect (no list endpoint: completion is seen by polling)."""
+    process, base_url = start_server("openrouter")
+    try:
+        url = urlsplit(base_url)
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
+        prefix = url.path
+        body = {"model": "google/veo-3.1", "prompt": "bench", "duration": 4, "size": "1280x720"}
+        ids = []
+        for _ in range(20):
+            created = request(conn, "POST", f"{prefix}/videos", body)
+            assert isinstance(created, dict)
+            ids.append(created["id"])
+        deadline = time.monotonic() + 120
+        for job_id in ids:  # let every render finish so only the API is measured
+            while True:
+                job = request(conn, "GET", f"{prefix}/videos/{job_id}")
+                assert isinstance(job, dict)
+                if job["status"] == "completed":
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit("renders did not finish")
+                time.sleep(0.1)
+        print("OpenRouter dialect (same pinning; the shipped openrouter profile, 18 models)")
+        measure(conn, "poll (completed job)", f"{prefix}/videos/{ids[7]}", seconds)
+        measure(conn, "models listing", f"{prefix}/videos/models", seconds)
+        conn.close()
+    finally:
+        process.send_signal(2)
+        process.wait(timeout=30)
+
+
 def bench_requests(seconds: float) -> None:
-    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {1})
     process, base_url = start_server()
     try:
         url = urlsplit(base_url)
@@ -134,16 +179,7 @@ def bench_requests(seconds: float) -> None:
             time.sleep(0.1)
         print("Requests per second (standalone server pinned to 1 core; http.client keep-alive loop on the other core)")
         for name, path in (("retrieve", f"{prefix}/videos/{ids[7]}"), ("list (20 videos)", f"{prefix}/videos")):
-            count = 0
-            started = time.perf_counter()
-            while (elapsed := time.perf_counter() - started) < seconds:
-                request(conn, "GET", path)
-                count += 1
-            rate = count / elapsed
-            print(
-                f"  {name:<16s}: {rate:7.0f} req/s  target >= {RPS_TARGET:.0f}/s  ratio {rate / RPS_TARGET:4.2f}  "
-                f"{'OK' if rate >= RPS_TARGET else 'UNDER'}"
-            )
+            measure(conn, name, path, seconds)
         conn.close()
     finally:
         process.send_signal(2)
@@ -154,10 +190,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="render runs per case (median reported)")
     parser.add_argument("--rps-seconds", type=float, default=3.0, help="seconds per request-rate measurement")
+    parser.add_argument("--dialect", choices=("openai", "openrouter", "both"), default="both")
+    parser.add_argument("--no-renders", action="store_true", help="skip the render CPU measurements")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    bench_renders(args.runs)
-    bench_requests(args.rps_seconds)
+    if not args.no_renders:
+        bench_renders(args.runs)
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {1})
+    if args.dialect in ("openai", "both"):
+        bench_requests(args.rps_seconds)
+    if args.dialect in ("openrouter", "both"):
+        bench_openrouter_requests(args.rps_seconds)
 
 
 if __name__ == "__main__":

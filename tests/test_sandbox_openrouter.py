@@ -40,6 +40,7 @@ DEADLINE_SECONDS = 30.0
 NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
 VEO_SIZES = ["1280x720", "1080x1920", "1920x1080", "720x1280", "3840x2160", "2160x3840"]
 LISTING_SOURCE = "OpenRouter listing fetched 2026-10-09T20:02:55Z"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "sora_mcp" / "catalogs" / "openrouter-listing-2026-10-09.json"
 
 CATALOG: dict[str, Any] = {
     "profile": "openrouter-test",
@@ -614,11 +615,9 @@ def read_line(process: subprocess.Popen[str], deadline: float) -> str:
     return line
 
 
-def test_standalone_command_speaks_openrouter(tmp_path: Path) -> None:
-    catalog_file = tmp_path / "catalog.json"
-    catalog_file.write_text(json.dumps(CATALOG), encoding="utf-8")
+def test_standalone_command_speaks_openrouter_with_its_profile() -> None:
     command = [sys.executable, "-m", "sora_mcp.sandbox.command", "sandbox", "--port", "0", "--dialect", "openrouter"]
-    command += ["--catalog", str(catalog_file), "--time-scale", "0.02"]
+    command += ["--time-scale", "0.02"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = read_line(process, time.monotonic() + 30)
@@ -630,16 +629,41 @@ def test_standalone_command_speaks_openrouter(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
+    hailuo = load_builtin("openrouter").find("minimax/hailuo-2.3")
 
-    assert line.endswith("(profile openrouter-test, dialect openrouter)\n") and base_url.endswith("/api/v1")
+    assert line.endswith("(profile openrouter, dialect openrouter)\n") and base_url.endswith("/api/v1")
     assert [m.id for m in listing.data][:2] == ["google/veo-3.1", "alibaba/wan-2.6"]
-    assert done.status == "completed" and done.usage is not None and done.usage.cost == pytest.approx(6 * 0.0817)
+    assert hailuo is not None and done.status == "completed" and done.usage is not None
+    assert done.usage.cost == hailuo.cost(hailuo.default_seconds, hailuo.default_size) == pytest.approx(6 * 0.0817)
     assert process.returncode == 0
 
 
-# -- the shipped openrouter profile against the provider's own listing -------------------------------
+@pytest.mark.parametrize("kind", ["catalog", "listing"])
+def test_standalone_command_takes_the_dialect_from_a_catalog_or_listing_file(tmp_path: Path, kind: str) -> None:
+    """A catalog file in sora-mcp's format, or OpenRouter's own listing saved to a file: both speak OpenRouter."""
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(CATALOG) if kind == "catalog" else SNAPSHOT.read_text(encoding="utf-8"))
+    command = [sys.executable, "-m", "sora_mcp.sandbox.command", "sandbox", "--port", "0"]
+    command += ["--catalog", str(catalog_file), "--time-scale", "0.02"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = read_line(process, time.monotonic() + 30)
+        base_url = line.split()[3]
+        models = httpx2.get(f"{base_url}/videos/models").json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
 
-SNAPSHOT = Path(__file__).resolve().parents[1] / "sora_mcp" / "catalogs" / "openrouter-listing-2026-10-09.json"
+    profile = "openrouter-test" if kind == "catalog" else "openrouter"
+    assert line.endswith(f"(profile {profile}, dialect openrouter)\n")  # the file's own dialect
+    ids = [m["id"] for m in models["data"]]
+    if kind == "catalog":
+        assert ids == [m["id"] for m in CATALOG["models"]] + ["runway/aleph-2"]
+    else:
+        assert ids == [m["id"] for m in json.loads(SNAPSHOT.read_text(encoding="utf-8"))["data"]]
+
+
+# -- the shipped openrouter profile against the provider's own listing -------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -586,8 +586,10 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
             raise
         return Download(found, config, transports)
 
+    models_listing = listing(config.catalog)  # the catalog is immutable: render it once
+
     async def models(request: Request) -> Response:
-        return json_response(listing(config.catalog))
+        return json_response(models_listing)
 
     async def ledger(request: Request) -> Response:
         try:
