@@ -200,18 +200,18 @@ def test_create_poll_download_with_the_official_sdk(client: openrouter.OpenRoute
     assert (record.model, record.seconds, record.size, record.cost_usd) == ("google/veo-3.1", 8, "1280x720", 3.2)
 
 
-def test_poll_answers_carry_no_progress_and_walk_the_openrouter_statuses(
-    client: openrouter.OpenRouter, server: SandboxServer
-) -> None:
-    created = client.video_generation.generate(model="alibaba/wan-2.6", prompt="waves", duration=5)
+def test_poll_answers_carry_no_progress_and_walk_the_openrouter_statuses() -> None:
     bodies: list[dict[str, Any]] = []
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        body = raw(server, "GET", f"/api/v1/videos/{created.id}").json()
-        bodies.append(body)
-        if body["status"] == "completed":
-            break
-        time.sleep(0.005)
+    with SandboxServer(SandboxConfig(catalog(), time_scale=0.25, fps=2)) as server:  # 1.5 s jobs: every status seen
+        created = raw(server, "POST", "/api/v1/videos", json={"model": "alibaba/wan-2.6", "prompt": "w", "duration": 5})
+        assert created.status_code == 202, created.text
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            body = raw(server, "GET", created.json()["polling_url"]).json()
+            bodies.append(body)
+            if body["status"] == "completed":
+                break
+            time.sleep(0.01)
 
     statuses = list(dict.fromkeys(b["status"] for b in bodies))
     assert statuses[-1] == "completed" and set(statuses) <= {"pending", "in_progress", "completed"}
@@ -569,6 +569,51 @@ def test_truncated_download_is_short(client: openrouter.OpenRouter, server: Sand
         client.video_generation.get_video_content(job_id=created.id).read()
 
     assert "incomplete" in str(caught.value).lower() or "closed" in str(caught.value).lower()
+
+
+def test_running_job_limit_latency_and_throttled_download(client: openrouter.OpenRouter, server: SandboxServer) -> None:
+    server.faults.max_running_jobs = 1
+    server.faults.retry_after_seconds = 2
+    first = client.video_generation.generate(model="google/veo-3.1", prompt="one at a time", duration=4)
+    with pytest.raises(or_errors.TooManyRequestsResponseError) as busy:
+        client.video_generation.generate(model="google/veo-3.1", prompt="second", duration=4)
+    wait_done(client, first.id)
+    server.faults.max_running_jobs = None
+    server.faults.latency_seconds = 0.2
+    server.faults.routes = frozenset({"retrieve"})
+    started = time.monotonic()
+    client.video_generation.get_generation(job_id=first.id)
+    slow_poll = time.monotonic() - started
+    server.faults.latency_seconds = 0.0
+    server.faults.download_bytes_per_second = 200_000
+    started = time.monotonic()
+    data = client.video_generation.get_video_content(job_id=first.id).read()
+    throttled = time.monotonic() - started
+
+    assert busy.value.data.error.message == "Too many running tasks" and busy.value.headers["retry-after"] == "2"
+    assert slow_poll >= 0.2
+    assert throttled >= 0.8 * len(data) / 200_000 and data[4:8] == b"ftyp"
+    assert server.state.job_ids == (first.id,)
+
+
+def test_expired_content_is_gone_and_the_ledger_is_under_the_api_path(server: SandboxServer) -> None:
+    config = SandboxConfig(catalog(), time_scale=0.02, fps=2, asset_ttl_seconds=0.5)
+    with (
+        SandboxServer(config) as running,
+        openrouter.OpenRouter(api_key="k", server_url=running.base_url, retry_config=NO_RETRIES) as sdk,
+    ):
+        created = sdk.video_generation.generate(model="google/veo-3.1", prompt="short lived", duration=4)
+        assert wait_done(sdk, created.id).status == "completed"
+        time.sleep(0.6)
+        with pytest.raises(or_errors.GoneResponseError) as gone:
+            sdk.video_generation.get_video_content(job_id=created.id)
+        still = sdk.video_generation.get_generation(job_id=created.id)
+        ledger = httpx2.get(f"{running.base_url}/sandbox/ledger", headers={"Authorization": "Bearer k"}).json()
+
+    assert gone.value.data.error.code == 410
+    assert gone.value.data.error.message == f"The output of video generation {created.id} is no longer available"
+    assert still.status == "completed"  # the job stays completed; only its output is gone
+    assert ledger["object"] == "sandbox.ledger" and ledger["billed_usd"] == pytest.approx(0.8)
 
 
 # -- configuration and the standalone command --------------------------------------------------------
