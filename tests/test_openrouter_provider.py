@@ -5,6 +5,7 @@ jobs; `{code:int, message}` errors; no list, delete or remix; and the settings t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from mcp import Client
 
 from sora_mcp.catalog import load_builtin
+from sora_mcp.jobs.ledger import Ledger
 from sora_mcp.runtime import Runtime
 from sora_mcp.sandbox import SandboxConfig, SandboxServer
 from sora_mcp.server import build_server
@@ -144,3 +146,32 @@ def test_an_openrouter_key_and_url_pick_the_openrouter_dialect(tmp_path: Path) -
     assert by_url.profile == "openrouter" and by_url.describe()[1][1] == "OPENAI_API_KEY"
     plain = Settings.resolve(env={"OPENAI_API_KEY": "sk-x", "OPENROUTER_API_KEY": "sk-or"}, user_home=tmp_path)
     assert (plain.api_key, plain.base_url, plain.profile) == ("sk-x", "https://api.openai.com/v1", "openai")
+
+
+async def test_a_create_left_unanswered_by_a_crash_becomes_unknown_never_resent(
+    tmp_path: Path, openrouter: tuple[SandboxServer, FaultProxy]
+) -> None:
+    sandbox, proxy = openrouter
+    settings = _settings(tmp_path, proxy)
+    past = time.time() - 120  # recorded two minutes ago by a process that died before the answer
+    ledger = Ledger(settings.home / "ledger.sqlite3", clock=lambda: past)
+    record = await ledger.record_intent(
+        kind="create",
+        backend=Runtime.create(settings).backend_label,
+        base_url=settings.base_url,
+        profile="openrouter",
+        model="google/veo-3.1",
+        seconds=4,
+        size="1280x720",
+        prompt="a fox",
+        estimated_cost_usd=0.8,
+        daily_limit_usd=10.0,
+    )
+    ledger.sync.close()
+    async with Client(build_server(settings)) as client:
+        status = await client.call_tool("get_video_status", {"video_id": record.local_id, "wait_seconds": 0})
+        listed = structured(await client.call_tool("list_videos", {}))
+    job = structured(status)
+    assert job["status"] == "unknown" and "cannot be searched" in job["error"]["message"], job
+    assert listed["spent_today_usd"] == pytest.approx(0.8)  # still reserved: it may have been made
+    assert proxy.count() == 0 and not sandbox.state.jobs  # nothing listed, nothing sent

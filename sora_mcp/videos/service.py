@@ -57,6 +57,10 @@ RETRIEVE_INTERVAL_SECONDS = 1.0
 _EXTENSIONS = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png"}
 _DEFAULT_EXTENSION: dict[VideoVariant, str] = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 _UNFINISHED = ("creating", "unknown", "queued", "in_progress")
+UNSEARCHABLE = (
+    "The create request was sent but its answer never arrived, and this provider cannot be searched (it has no "
+    "job list), so whether the video was made is unknown. It is never sent again; the cost stays reserved for today."
+)
 
 
 @dataclass(frozen=True)
@@ -549,6 +553,9 @@ class VideoService:
         A provider that cannot be searched leaves the job unknown (its cost reserved): nothing can tell.
         """
         if not connection.provider.can_list:
+            stale = time.time() - record.created_at > CREATE_TIMEOUT_SECONDS + 5  # no create of ours is in flight
+            if record.status == "creating" and stale:  # a crash between recording and the answer: say so
+                return await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", UNSEARCHABLE)
             return record
         found, searchable = await self._find_own(connection, record)
         if found is not None:
