@@ -174,4 +174,4 @@ async def test_a_create_left_unanswered_by_a_crash_becomes_unknown_never_resent(
     job = structured(status)
     assert job["status"] == "unknown" and "cannot be searched" in job["error"]["message"], job
     assert listed["spent_today_usd"] == pytest.approx(0.8)  # still reserved: it may have been made
-    assert proxy.count() == 0 and not sandbox.state.jobs  # nothing listed, nothing sent
+    assert proxy.count("create") == 0 and proxy.count("list") == 0 and not sandbox.state.jobs  # nothing sent
