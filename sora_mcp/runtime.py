@@ -11,19 +11,30 @@ from sora_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from sora_mcp.dialects import Dialect
+    from sora_mcp.live_catalog import LiveCatalog
 
 
 @dataclass
 class Runtime:
-    """Settings plus the catalog they select; the tools' single source of configuration."""
+    """Settings plus the catalog they select; the tools' single source of configuration.
+
+    `catalog` is read at call time by every tool: for a live catalog (`live`, the OpenRouter profile on the
+    provider backend) the server replaces it when the provider's listing changes.
+    """
 
     settings: Settings
     catalog: Catalog
     today: dt.date
+    live: LiveCatalog | None = None
 
     @classmethod
     def create(cls, settings: Settings, today: dt.date | None = None) -> Runtime:
         day = today or dt.datetime.now(dt.UTC).date()
+        from sora_mcp.live_catalog import LiveCatalog, live_enabled
+
+        if live_enabled(settings):
+            live = LiveCatalog(settings, day)
+            return cls(settings=settings, catalog=live.initial(), today=day, live=live)
         catalog = active_catalog(
             settings.profile,
             settings.catalog,

@@ -8,11 +8,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from sora_mcp import __version__
+from sora_mcp.catalog import Catalog
 from sora_mcp.errors import ToolError
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
@@ -51,18 +59,104 @@ def build_tools(runtime: Runtime, service: VideoService | None = None) -> list[T
     return tools
 
 
+MAX_WATCHED_SESSIONS = 256
+"""Handshake-era connections told about tool changes; the oldest is forgotten beyond this."""
+
+
+class ToolListChanges:
+    """Tells every client that the tools changed: `notifications/tools/list_changed`.
+
+    2026-07-28 clients get it on their `subscriptions/listen` stream (the server's subscription bus); handshake-era
+    clients on their connection, recorded here as a middleware when they send `notifications/initialized`.
+    """
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._sessions: list[ServerSession] = []
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self._sessions = [*self._sessions, ctx.session][-MAX_WATCHED_SESSIONS:]
+        return result
+
+    async def send(self) -> int:
+        """Notify everyone; returns how many handshake-era connections were told (gone ones are dropped)."""
+        await self.bus.publish(ToolsListChanged())
+        told: list[ServerSession] = []
+        for session in self._sessions:
+            try:
+                await session.send_tool_list_changed()
+            except Exception as exc:  # a closed connection: forget it
+                logger.debug("tools/list_changed not delivered to a closed connection: %s", type(exc).__name__)
+                continue
+            told.append(session)
+        self._sessions = told
+        return len(told)
+
+
+async def _published(server: MCPServer[Any]) -> list[dict[str, Any]]:
+    """What `tools/list` shows, to tell whether a catalog change is visible to clients."""
+    return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in await server.list_tools()]
+
+
+def _declare_tools_list_changed(server: MCPServer[Any]) -> None:
+    """Handshake-era `initialize` answers advertise `tools.listChanged` (2026-07-28 ones derive it themselves)."""
+    lowlevel = server._lowlevel_server
+    original = lowlevel.create_initialization_options
+
+    def create_initialization_options(
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        options = notification_options or NotificationOptions()
+        options.tools_changed = True
+        return original(options, experimental_capabilities, extensions)
+
+    lowlevel.create_initialization_options = create_initialization_options  # type: ignore[method-assign]
+
+
 def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServer:
-    """Build the server for `settings`. Raises `CatalogError` / `SettingsError` before serving anything."""
+    """Build the server for `settings`. Raises `CatalogError` / `SettingsError` before serving anything.
+
+    With a live catalog (`runtime.live`: the OpenRouter profile on the provider backend) the lifespan also reads
+    the provider's model listing in the background; `initialize` never waits for it.
+    """
     runtime = runtime or Runtime.create(settings)
     service = VideoService(runtime, Backend(runtime))
+    changes = ToolListChanges() if runtime.live is not None else None
+
+    async def apply(catalog: Catalog) -> None:
+        """Serve `catalog`: every tool rebuilt from it; clients told when what they see changed."""
+        if catalog is runtime.catalog:
+            return
+        before = await _published(server)
+        runtime.catalog = catalog
+        tools = {tool.name: tool for tool in build_tools(runtime, service)}
+        server._tool_manager._tools = tools  # the SDK has no public way to replace a Tool object
+        if await _published(server) != before and changes is not None:
+            told = await changes.send()
+            logger.info("catalog changed: tools rebuilt, tools/list_changed sent (%d handshake-era clients)", told)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
         try:
-            yield None
+            if runtime.live is None:
+                yield None
+            else:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(runtime.live.run, apply)
+                    try:
+                        yield None
+                    finally:
+                        group.cancel_scope.cancel()
         finally:
             await service.close()
 
+    live_options: dict[str, Any] = (
+        {"subscriptions": changes.bus, "middleware": [changes]} if changes is not None else {}
+    )
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title="Sora video generation",
@@ -71,7 +165,10 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
         tools=build_tools(runtime, service),
         log_level=settings.log_level,  # type: ignore[arg-type]
         lifespan=lifespan,
+        **live_options,
     )
+    if changes is not None:
+        _declare_tools_list_changed(server)
 
     @server.resource(
         "sora://videos/{video_id}",

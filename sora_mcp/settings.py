@@ -93,6 +93,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("read_only", "SORA_MCP_READ_ONLY", "--read-only", "expose only tools annotated read-only"),
     Option("sandbox_time_scale", "SORA_MCP_SANDBOX_TIME_SCALE", "--time-scale", "sandbox job duration multiplier"),
     Option("log_level", "SORA_MCP_LOG_LEVEL", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
+    Option(
+        "catalog_max_age_hours",
+        "SORA_MCP_CATALOG_MAX_AGE_HOURS",
+        "--catalog-max-age",
+        "hours the provider's model listing (OpenRouter) is used before it is read again (default 24); 0 never "
+        "reads it: the cached copy, else the shipped snapshot",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -156,6 +163,16 @@ def parse_non_negative(text: str) -> float:
 MAX_TIME_SCALE = 100.0
 
 
+MAX_CATALOG_AGE_HOURS = 24 * 366.0
+
+
+def parse_max_age(text: str) -> float:
+    value = _number(text, "is not a number of hours, e.g. 24")
+    if not 0 <= value <= MAX_CATALOG_AGE_HOURS:
+        raise InvalidValue(f"must be 0 (never read the listing) or more, at most {MAX_CATALOG_AGE_HOURS:g} hours")
+    return value
+
+
 def parse_time_scale(text: str) -> float:
     value = _number(text)
     if not 0 < value <= MAX_TIME_SCALE:
@@ -187,6 +204,7 @@ PARSERS: Mapping[str, Callable[[str], object]] = {
     "read_only": parse_bool,
     "sandbox_time_scale": parse_time_scale,
     "log_level": parse_log_level,
+    "catalog_max_age_hours": parse_max_age,
 }
 """How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
 the command line so both spellings have the same limits."""
@@ -216,6 +234,8 @@ class Settings:
     read_only: bool
     sandbox_time_scale: float
     log_level: str
+    catalog_max_age_hours: float = 24.0
+    """How long a model listing read from the provider is used before it is read again (OpenRouter)."""
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
     env_names: Mapping[str, str] = field(default_factory=lambda: {})
     """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
@@ -316,6 +336,9 @@ class Settings:
         level_text = raw("log_level")
         log_level = value("log_level", level_text, parse_log_level) if level_text is not None else "WARNING"
 
+        age_text = raw("catalog_max_age_hours")
+        max_age = value("catalog_max_age_hours", age_text, parse_max_age) if age_text is not None else 24.0
+
         return cls(
             backend=backend,
             api_key=api_key,
@@ -332,6 +355,7 @@ class Settings:
             read_only=read_only,
             sandbox_time_scale=time_scale,
             log_level=log_level,
+            catalog_max_age_hours=max_age,
             sources=sources,
             env_names=env_names,
         )
