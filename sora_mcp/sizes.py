@@ -19,11 +19,15 @@ Orientation = Literal["landscape", "portrait", "square"]
 
 _EXACT = re.compile(r"^\s*(\d{1,5})\s*[x×X*]\s*(\d{1,5})\s*$")
 _TIER = re.compile(r"(?<!\d)(\d{3,4})\s*p\b")
+_K_TIER = re.compile(r"(?<![\w.])([124])\s*k\b")
+K_TIERS = {1: 1024, 2: 1440, 4: 2160}
+"""Short sides of the 1K/2K/4K tiers as video listings use them (4K = 3840x2160)."""
 SIZE_TEXT_LIMIT = 200
 """Longer size text is refused unread (the longest real spelling, '1080p landscape widescreen', is far shorter)."""
 QUOTE_LIMIT = 80
 """At most this many characters of an agent's input are quoted back in a message."""
 _RATIO = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{1,2})\s*$")
+_RATIO_IN_TEXT = re.compile(r"(?<![\d:])(\d{1,2})\s*:\s*(\d{1,2})(?![\d:])")
 _ORIENTATION_WORDS: dict[str, Orientation] = {
     "landscape": "landscape",
     "horizontal": "landscape",
@@ -86,15 +90,47 @@ class Size:
 
 @dataclass(frozen=True)
 class SizeWish:
-    """What someone asked for: an exact size, or a resolution tier and/or an orientation."""
+    """What someone asked for: an exact size, or a resolution tier, an aspect ratio and/or an orientation."""
 
     exact: Size | None = None
     tier: int | None = None  # the short side in pixels, e.g. 720 for "720p"
     orientation: Orientation | None = None
+    ratio: tuple[int, int] | None = None  # width:height, e.g. (4, 3)
+
+    def target(self, default: Size) -> Size | None:
+        """The frame this wish describes (a tier at a ratio, 16:9 unless said), or None for orientation only."""
+        if self.exact is not None:
+            return self.exact
+        if self.tier is None and self.ratio is None:
+            return None
+        short = self.tier if self.tier is not None else min(default.width, default.height)
+        if self.ratio is not None:
+            a, b = self.ratio
+        elif self.orientation == "square":
+            a, b = 1, 1
+        else:
+            a, b = (9, 16) if self.orientation == "portrait" else (16, 9)
+        long = round(short * max(a, b) / min(a, b))
+        return Size(long, short) if a >= b else Size(short, long)
+
+    def granted_by(self, size: Size) -> bool:
+        """Whether `size` is exactly what was asked: the same size, or the tier, ratio and orientation asked."""
+        if self.exact is not None:
+            return size == self.exact
+        if self.tier is not None and min(size.width, size.height) != self.tier:
+            return False
+        if self.ratio is not None and abs(size.width / size.height - self.ratio[0] / self.ratio[1]) > 0.02:
+            return False
+        return self.orientation is None or size.orientation == self.orientation
+
+    @property
+    def descriptive(self) -> bool:
+        """A tier or a ratio was asked for (an orientation alone is always met when the model has one)."""
+        return self.exact is None and (self.tier is not None or self.ratio is not None)
 
 
 def parse_size_wish(text: str) -> SizeWish:
-    """Understand `1280x720`, `720p`, `720p landscape`, `1080p portrait`, `portrait`, `16:9` or `9:16`."""
+    """Understand `1280x720`, `720p`, `4k`, `720p landscape`, `1080p portrait`, `1080p 4:3`, `portrait`, `16:9`."""
     if not isinstance(text, str):
         raise SizeError(f"a size must be text such as '1280x720' or '720p landscape', not {type(text).__name__}")
     if len(text) > SIZE_TEXT_LIMIT:
@@ -104,15 +140,24 @@ def parse_size_wish(text: str) -> SizeWish:
     except SizeError:
         pass
     lowered = text.strip().lower()
-    ratio = _RATIO.match(lowered)
-    if ratio is not None:
-        a, b = int(ratio.group(1)), int(ratio.group(2))
+    whole_ratio = _RATIO.match(lowered)
+    ratio_match = whole_ratio or _RATIO_IN_TEXT.search(lowered)
+    ratio: tuple[int, int] | None = None
+    if ratio_match is not None:
+        a, b = int(ratio_match.group(1)), int(ratio_match.group(2))
         if a == 0 or b == 0:
             raise SizeError(f"'{printable(text)}' is not a usable aspect ratio")
-        orientation: Orientation = "landscape" if a > b else "portrait" if a < b else "square"
-        return SizeWish(orientation=orientation)
+        ratio = (a, b)
+    ratio_orientation: Orientation | None = None
+    if ratio is not None:
+        ratio_orientation = "landscape" if ratio[0] > ratio[1] else "portrait" if ratio[0] < ratio[1] else "square"
+    if whole_ratio is not None:
+        return SizeWish(orientation=ratio_orientation, ratio=ratio)
     tier_match = _TIER.search(lowered)
     tier = int(tier_match.group(1)) if tier_match else None
+    if tier is None:
+        k_match = _K_TIER.search(lowered)
+        tier = K_TIERS[int(k_match.group(1))] if k_match else None
     if tier == 0:
         raise SizeError(f"'{printable(text)}' has a zero resolution; use a tier such as '480p', '720p' or '1080p'")
     found: Orientation | None = None
@@ -120,12 +165,14 @@ def parse_size_wish(text: str) -> SizeWish:
         if re.search(rf"\b{word}\b", lowered):
             found = value
             break
+    if ratio_orientation is not None:
+        found = ratio_orientation
     if tier is None and found is None:
         raise SizeError(
             f"'{printable(text)}' is not a size; use WIDTHxHEIGHT (e.g. '1280x720'), a tier with an orientation "
-            "(e.g. '720p landscape'), or an orientation ('portrait')"
+            "(e.g. '720p landscape'), an aspect ratio ('4:3') or an orientation ('portrait')"
         )
-    return SizeWish(tier=tier, orientation=found)
+    return SizeWish(tier=tier, orientation=found, ratio=ratio)
 
 
 def _distance(target: Size, candidate: Size) -> float:
@@ -142,15 +189,12 @@ def nearest_size(wish: SizeWish, allowed: Sequence[Size], default: Size) -> Size
     """The legal size closest to `wish`; ties go to the smaller (cheaper) size."""
     if not allowed:
         raise ValueError("no sizes to choose from")
-    if wish.exact is not None:
-        target = wish.exact
-    elif wish.tier is not None:
-        short = wish.tier
-        long = round(short * 16 / 9)
-        target = Size(short, long) if wish.orientation == "portrait" else Size(long, short)
-        if wish.orientation == "square":
-            target = Size(short, short)
-    else:
+    target = wish.target(default)
+    exactly = [s for s in allowed if wish.granted_by(s)] if wish.descriptive else []
+    if exactly and target is not None:
+        # Sizes with exactly the tier and ratio asked for (a listing may hold several): the nearest one.
+        return min(exactly, key=lambda s: (_distance(target, s), s.area))
+    if target is None:
         if default.orientation == wish.orientation or wish.orientation is None:
             return default
         matching = [s for s in allowed if s.orientation == wish.orientation]

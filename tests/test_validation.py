@@ -466,3 +466,200 @@ async def test_validate_params_reads_duration_when_seconds_is_a_placeholder(
         result = await client.call_tool("validate_params", {**PLACEHOLDERS, "duration": 15})
     assert result.structured_content is not None
     assert result.structured_content["request"]["seconds"] == 15
+
+
+# The new axes: cross-constraints, aspect ratios, audio, seed, frame images, free text.
+
+OPENROUTER = load_builtin("openrouter")
+APIYI_VEO = load_builtin("apiyi-veo")
+VEO = "veo-3.1-generate-preview"
+
+
+def test_a_size_allowed_only_at_some_durations_moves_the_duration() -> None:
+    verdict = check(APIYI_VEO, Wish(model=VEO, seconds=4, size="1080p"))
+    assert not verdict.valid
+    assert verdict.errors[0].model_dump() == {
+        "message": "Invalid value: '4'. Supported values are: '8'.",
+        "type": "invalid_request_error",
+        "param": "seconds",
+        "code": "invalid_value",
+    }
+    assert verdict.request is not None
+    assert (verdict.request.seconds, verdict.request.size, verdict.request.wire_seconds) == (8, "1920x1080", "8")
+    assert (verdict.request.resolution, verdict.request.aspect_ratio) == ("1080p", "16:9")
+    assert verdict.request.estimated_cost_usd == pytest.approx(1.2)  # per request, whatever the length
+    assert any("only at 8 s" in a for a in verdict.adjustments)
+    four_k = check(APIYI_VEO, Wish(model=VEO, size="4k portrait"))
+    assert four_k.valid and four_k.request is not None
+    assert (four_k.request.seconds, four_k.request.size) == (8, "2160x3840")
+    short = check(APIYI_VEO, Wish(model=VEO, seconds=4))
+    assert short.valid and short.request is not None and short.request.size == "1280x720"
+
+
+def test_ten_seconds_vertical_1080p_names_the_models_that_grant_it() -> None:
+    verdict = check(OPENROUTER, Wish(model="google/veo-3.1", text="10 s vertical 1080p"))
+    assert not verdict.valid and verdict.errors[0].param == "seconds"
+    assert verdict.request is not None and (verdict.request.seconds, verdict.request.size) == (8, "1080x1920")
+    assert verdict.request.duration_param == "duration" and verdict.request.wire_seconds == 8
+    alternatives = {a.model: a for a in verdict.alternatives}
+    assert alternatives["alibaba/wan-2.6"].seconds == 10 and alternatives["alibaba/wan-2.6"].size == "1080x1920"
+    assert alternatives["alibaba/wan-2.6"].estimated_cost_usd == pytest.approx(1.2)
+    for alt in verdict.alternatives:
+        spec = OPENROUTER.find(alt.model)
+        assert spec is not None and spec.allows(alt.seconds, alt.size) and alt.size == "1080x1920"
+    same = check(OPENROUTER, Wish(model="google/veo-3.1", seconds=10, size="vertical 1080p"))
+    assert same.request == verdict.request and same.alternatives == verdict.alternatives
+
+
+def test_an_aspect_ratio_is_met_exactly_or_named() -> None:
+    wan = check(OPENROUTER, Wish(model="alibaba/wan-2.7", seconds=5, size="4:3"))
+    assert wan.valid and wan.request is not None and wan.request.size == "960x720"
+    tall = check(OPENROUTER, Wish(model="alibaba/wan-2.7", seconds=5, size="1080p 3:4"))
+    assert tall.request is not None and tall.request.size == "1080x1440"
+    veo = check(OPENROUTER, Wish(model="google/veo-3.1", size="4:3"))
+    assert veo.valid and veo.request is not None and veo.request.size == "1280x720"
+    assert any("exactly '4:3'" in w for w in veo.warnings)
+    assert veo.alternatives and all(a.size in ("960x720", "1440x1080") for a in veo.alternatives)
+
+
+def test_audio_on_request_or_refused() -> None:
+    loud = check(OPENROUTER, Wish(model="google/veo-3.1", seconds=8, size="1280x720", audio=True))
+    assert loud.valid and loud.request is not None and loud.request.audio is True
+    assert loud.request.estimated_cost_usd == pytest.approx(3.2)
+    assert "audio: true" in summarize(loud)
+    quiet = check(OPENROUTER, Wish(model="google/veo-3.1", seconds=8, size="1280x720"))
+    assert quiet.request is not None and quiet.request.audio is False
+    assert quiet.request.estimated_cost_usd == pytest.approx(1.6)
+    mute = check(OPENROUTER, Wish(model="minimax/hailuo-2.3", text="with audio"))
+    assert not mute.valid and mute.errors[0].param == "audio"
+    assert mute.errors[0].code == "unsupported_parameter" and mute.request is not None and mute.request.audio is None
+    assert mute.alternatives and all(OPENROUTER.find(a.model).audio != "none" for a in mute.alternatives)  # type: ignore[union-attr]
+    silent = check(APIYI_VEO, Wish(model=VEO, text="silent"))
+    assert not silent.valid and "always makes audio" in silent.errors[0].message
+    assert check(APIYI_VEO, Wish(model=VEO, audio=True)).valid  # always on: granted
+    assert check(load_builtin("apiyi"), Wish(model="sora-2", audio=True)).errors[0].param == "audio"
+
+
+def test_first_and_last_frame_and_seed() -> None:
+    wan = check(OPENROUTER, Wish(model="alibaba/wan-2.6", text="first and last frame"))
+    assert not wan.valid and wan.errors[0].param == "last_frame"
+    assert {a.model for a in wan.alternatives} <= {m.id for m in OPENROUTER if m.last_frame}
+    assert wan.alternatives
+    both = check(OPENROUTER, Wish(model="google/veo-3.1", last_frame=True, seed=42))
+    assert both.valid and both.request is not None
+    assert (both.request.last_frame, both.request.seed) == (True, 42)
+    assert "seed: 42" in summarize(both) and "last_frame:" in summarize(both)
+    kling = check(OPENROUTER, Wish(model="kwaivgi/kling-v3.0-pro", seed=7))
+    assert kling.errors[0].param == "seed" and kling.request is not None and kling.request.seed is None
+    wild = check(OPENROUTER, Wish(model="google/veo-3.1", seed=2**31))
+    assert wild.errors[0].message == "Invalid value for 'seed': 2147483648. A seed is 0 to 2147483647."
+
+
+def test_no_model_picks_one_that_grants_every_wish() -> None:
+    verdict = check(OPENROUTER, Wish(text="10 s vertical 1080p with audio, first and last frame"))
+    assert verdict.valid, verdict.errors
+    assert verdict.request is not None
+    spec = OPENROUTER.find(verdict.request.model)
+    assert spec is not None and spec.audio_optional and spec.last_frame
+    assert (verdict.request.seconds, verdict.request.size, verdict.request.audio) == (10, "1080x1920", True)
+
+
+def test_a_listed_only_model_says_why() -> None:
+    verdict = check(OPENROUTER, Wish(model="runway/aleph-2"))
+    assert not verdict.valid and verdict.errors[0].param == "model"
+    assert any("listed by the provider but cannot be requested" in w for w in verdict.warnings)
+
+
+def test_token_priced_models_say_why_the_cost_is_unknown() -> None:
+    verdict = check(OPENROUTER, Wish(model="bytedance/seedance-2.0", seconds=5))
+    assert verdict.valid and verdict.request is not None and verdict.request.estimated_cost_usd is None
+    assert any("per video token" in w for w in verdict.warnings)
+
+
+NEW_PLACEHOLDERS: dict[str, object] = {"audio": False, "seed": 0, "last_frame": False, "text": ""}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    profile=st.sampled_from(["openrouter", "apiyi-veo", "apiyi"]),
+    given_values=st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.sampled_from(["google/veo-3.1", "alibaba/wan-2.6", VEO, "sora-2", "minimax/hailuo-2.3"]),
+            "seconds": st.sampled_from([4, 8, 10, "6", 30]),
+            "size": st.sampled_from(["1080p", "4:3", "portrait", "1920x1080", "4k"]),
+            "audio": st.just(True),
+            "seed": st.sampled_from([7, -1]),
+            "last_frame": st.just(True),
+            "text": st.sampled_from(["10 s vertical 1080p", "silent", "with audio, first and last frame"]),
+        },
+    ),
+)
+def test_new_placeholders_give_the_same_verdict_as_omitting(profile: str, given_values: dict[str, object]) -> None:
+    catalog = load_builtin(profile)
+    omitted = check(catalog, Wish.model_validate(given_values))
+    assert check(catalog, Wish.model_validate({**NEW_PLACEHOLDERS, **given_values})) == omitted
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    profile=st.sampled_from(["openrouter", "apiyi-veo"]),
+    model=st.one_of(st.none(), st.sampled_from([m.id for m in OPENROUTER] + [m.id for m in APIYI_VEO]), _TEXT),
+    seconds=st.one_of(st.sampled_from([4, 6, 8, "4 s", 10]), _NUMBER),
+    size=st.one_of(
+        st.sampled_from(["1080p", "4k", "4:3", "21:9", "2k portrait", "854x480", "1920x1080"]), st.none(), _TEXT
+    ),
+    audio=st.one_of(st.none(), st.booleans()),
+    seed=st.one_of(st.none(), st.integers()),
+    last_frame=st.one_of(st.none(), st.booleans()),
+    text=st.one_of(st.none(), _TEXT, st.sampled_from(["10 s vertical 1080p", "4:3 with audio", "first and last"])),
+)
+def test_any_wish_on_the_new_profiles_gets_a_legal_request(
+    profile: str,
+    model: str | None,
+    seconds: int | float | str | None,
+    size: str | None,
+    audio: bool | None,
+    seed: int | None,
+    last_frame: bool | None,
+    text: str | None,
+) -> None:
+    catalog = load_builtin(profile)
+    wish = Wish(model=model, seconds=seconds, size=size, audio=audio, seed=seed, last_frame=last_frame, text=text)
+    verdict = check(catalog, wish)
+    assert verdict.request is not None and verdict.valid == (not verdict.errors)
+    spec = catalog.find(verdict.request.model)
+    assert spec is not None and spec.allows(verdict.request.seconds, verdict.request.size)
+    assert (verdict.request.audio is not None) == spec.audio_optional
+    assert verdict.request.seed is None or spec.seed
+    assert verdict.request.last_frame is None or spec.last_frame
+    for alt in verdict.alternatives:
+        other = catalog.find(alt.model)
+        assert other is not None and other.allows(alt.seconds, alt.size)
+    assert len(verdict.model_dump_json()) < 20_000 and len(summarize(verdict)) < 5_000
+
+
+@pytest.mark.anyio
+async def test_validate_params_reads_the_new_axes_through_the_tool(sandbox_settings: Settings) -> None:
+    settings = Settings.resolve(env={"SORA_MCP_PROFILE": "openrouter", "SORA_MCP_HOME": str(sandbox_settings.home)})
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(
+            "validate_params", {"model": "google/veo-3.1", "wish": "10 s vertical 1080p with audio", "seed": 5}
+        )
+        placeholders = await client.call_tool(
+            "validate_params",
+            {
+                **PLACEHOLDERS,
+                "model": "google/veo-3.1",
+                "wish": "10 s vertical 1080p with audio",
+                "seed": 5,
+                "audio": False,
+                "last_frame": False,
+            },
+        )
+    assert not result.is_error and result.structured_content is not None
+    request = result.structured_content["request"]
+    assert (request["seconds"], request["size"], request["audio"], request["seed"]) == (8, "1080x1920", True, 5)
+    assert request["estimated_cost_usd"] == pytest.approx(3.2)
+    assert any(a["model"] == "alibaba/wan-2.6" for a in result.structured_content["alternatives"])
+    assert placeholders.structured_content == result.structured_content

@@ -38,16 +38,37 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
         reference_height: Annotated[
             int | None, Field(description="height of a reference image in pixels; omitted or 0: no reference image")
         ] = None,
+        audio: Annotated[
+            bool | None, Field(description="true: the video must have sound; omitted or false: no preference")
+        ] = None,
+        seed: Annotated[int | None, Field(description="a seed to send; omitted or 0: none")] = None,
+        last_frame: Annotated[
+            bool | None,
+            Field(description="true: the video must end on a given frame (first and last frame); omitted or false: no"),
+        ] = None,
+        wish: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Optional free text, read for what the other arguments leave out: e.g. '10 s vertical 1080p', "
+                    "'4:3', 'with audio', 'silent', 'first and last frame', 'seed 42'; omitted or '': none"
+                )
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, Verdict]:
-        wish = Wish(
+        request = Wish(
             model=model,
             seconds=seconds,
             duration=duration,
             size=size,
             reference_width=reference_width,
             reference_height=reference_height,
+            audio=audio,
+            seed=seed,
+            last_frame=last_frame,
+            text=wish,
         )
-        verdict = check(runtime.catalog, wish)
+        verdict = check(runtime.catalog, request)
         return ok(summarize(verdict), verdict)
 
     return [
@@ -57,11 +78,14 @@ def specs(runtime: Runtime) -> list[ToolSpec]:
             title="Check a video request",
             description=(
                 "Check any video wish before spending money: give what you know (model, seconds or duration, size "
-                "such as '1280x720' or '720p landscape', and optionally a reference image's width and height). "
-                "The answer says whether it is valid, lists each problem in the provider's own error wording, and "
-                "returns the nearest legal request (request), the legal durations just below and above the wish, "
-                "other models that grant the wish exactly (alternatives) and the estimated cost. Pass its request "
-                "to create_video as video={model, seconds, size}."
+                "such as '1280x720', '720p landscape', '1080p vertical', '4k' or '4:3', audio, seed, last_frame, "
+                "a reference image's width and height, or a free-text wish such as '10 s vertical 1080p with "
+                "audio, first and last frame'). The answer says whether it is valid, lists each problem in the "
+                "provider's own error wording, and returns the nearest legal request for the model (request; "
+                "some models make large sizes only at some durations), the legal durations just below and above "
+                "the wish, other models that grant the wish exactly (alternatives) and the estimated cost. Pass "
+                "its request to create_video as video={model, seconds, size} plus audio/seed/last_frame when "
+                "the request has them."
             ),
             annotations=hints(read_only=True, idempotent=True, open_world=False),
         )
