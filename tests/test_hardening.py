@@ -313,3 +313,30 @@ async def test_an_unusable_output_folder_keeps_the_job_and_says_why(
         done = structured(await client.call_tool("get_video_status", {"video_id": job["video_id"]}))
     assert Path(done["files"]["video"]).is_file()
     assert len(provider_sandbox.state.jobs) == 1
+
+
+async def test_concurrent_deliberate_takes_each_get_their_own_job_when_an_answer_is_lost(
+    tmp_path: Path, provider_sandbox: SandboxServer, proxy: FaultProxy
+) -> None:
+    """Two identical creates with their own keys, the first answer lost: whichever way reconciliation races, each
+    call ends with its own provider job (or an honest 'unknown'), never someone else's and never a crash."""
+    proxy.add(Fault(route="create", drop=True, nth=1))
+    server = build_server(_settings(tmp_path, provider_sandbox, proxy))
+    results: dict[str, Any] = {}
+    async with Client(server) as client:
+
+        async def take(key: str) -> None:
+            results[key] = await client.call_tool("create_video", {**CREATE, "idempotency_key": key})
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(take, "take-a")
+            group.start_soon(take, "take-b")
+        jobs = {}
+        for key, result in results.items():
+            job = error_of(result)["job"] if result.is_error else structured(result)
+            assert "LedgerConflict" not in text_of(result) and "internal" not in text_of(result)
+            with anyio.fail_after(30):
+                done = await client.call_tool("get_video_status", {"video_id": job["job_id"], "wait_seconds": 20})
+            jobs[key] = structured(done)["video_id"]
+    assert proxy.forwarded("create") == 2 and len(provider_sandbox.state.jobs) == 2
+    assert set(jobs.values()) == {j.id for j in provider_sandbox.state.jobs}

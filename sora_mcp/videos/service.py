@@ -433,9 +433,24 @@ class VideoService:
                     return attached
             return await self._unknown(record, exc, searchable)
         attached = await self._attach(record, snapshot)
-        if attached is None:  # the provider's id belongs to another job: never hand out someone else's video
-            raise self._refuse("provider", "The provider answered with the id of another job.", record=record)
-        return attached
+        if attached is not None:
+            return attached
+        # The id is already held by a concurrent identical request whose own answer was lost and whose
+        # reconciliation took this job: ours is the other one the provider made. Never hand out someone else's
+        # video, never fail: find ours, else keep the job unknown until reconciliation attaches it.
+        twin = ProviderError(
+            ApiError(message="The provider's answer named a job another request already holds.", type="server_error"),
+            status=None,
+            ambiguous=True,
+        )
+        if not connection.provider.can_list:
+            return await self._unknown(record, twin, searchable=False, can_search=False)
+        found, searchable = await self._find_own(connection, record)
+        if found is not None:
+            mine = await self._attach(record, found)
+            if mine is not None:
+                return mine
+        return await self._unknown(record, twin, searchable)
 
     async def _unknown(
         self, record: JobRecord, exc: ProviderError, searchable: bool, can_search: bool = True

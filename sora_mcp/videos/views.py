@@ -79,7 +79,13 @@ def iso(epoch: float | None) -> str | None:
 
 def next_step(record: JobRecord) -> str:
     vid = record.video_id or record.local_id
-    if record.status in ("creating", "unknown", "queued", "in_progress"):
+    if record.status == "unknown":
+        return (
+            f"Call get_video_status with video_id '{vid}' in a minute to re-check; do not create it again (an "
+            "identical create_video returns this job). Where the provider cannot be searched, the error says what "
+            "to check."
+        )
+    if record.status in ("creating", "queued", "in_progress"):
         return f"Call get_video_status with video_id '{vid}' (it waits up to 45 s per call)."
     if record.status == "completed":
         if record.video_path:
