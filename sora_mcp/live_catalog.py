@@ -116,9 +116,11 @@ class LiveStatus:
         what = {
             "live": "read from the provider",
             "cache": "cached copy",
-            "snapshot": "the snapshot shipped with sora-mcp; the provider's listing has not been read yet",
+            "snapshot": "the snapshot shipped with sora-mcp",
         }[self.origin]
-        text = f"{what}"
+        text = what
+        if self.origin == "snapshot" and self.last_attempt is None:
+            text += "; the provider's listing is being read"
         if self.last_error and self.last_attempt is not None:
             text += f"; the last read ({_iso(self.last_attempt)}) failed: {self.last_error}"
         return text
@@ -226,6 +228,7 @@ class LiveCatalog:
             delay = self.due_in()
             if delay > 0:
                 await anyio.sleep(delay)
+                continue  # due again? (another connection's loop may have read it meanwhile)
             try:
                 catalog = await self.refresh()
                 await apply(catalog)
