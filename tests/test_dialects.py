@@ -76,7 +76,8 @@ def test_openrouter_spells_resolution_and_aspect_ratio_never_both_and_drops_unsu
     body = OpenRouterDialect().create_body(VideoRequest(kling.id, "a fox", 5, "720x1280", seed=7), kling).json
     assert body is not None
     assert (body["resolution"], body["aspect_ratio"]) == ("720p", "9:16") and "size" not in body
-    assert "seed" not in body and "generate_audio" not in body and "frame_images" not in body
+    assert "seed" not in body and "frame_images" not in body
+    assert body["generate_audio"] is False  # optional audio not asked for: said, since OpenRouter defaults it on
     hailuo = _model("openrouter", "minimax/hailuo-2.3")  # audio none: generate_audio is never sent
     body = OpenRouterDialect().create_body(VideoRequest(hailuo.id, "x", 6, "1920x1080", audio=True), hailuo).json
     assert body is not None and "generate_audio" not in body

@@ -67,7 +67,9 @@ class OpenRouterDialect(Dialect):
         ]
         if frames:
             body["frame_images"] = frames
-        if model is not None and model.audio == "optional" and request.audio is not None:
+        if model is not None and model.audio == "optional":
+            # Always said: OpenRouter's default is the endpoint's flag (on for Veo and Wan), and the price was
+            # estimated for exactly what is asked, so "not given" must reach the wire as "no audio".
             body["generate_audio"] = bool(request.audio)
         if model is not None and model.seed and request.seed is not None:
             body["seed"] = int(request.seed)
