@@ -340,3 +340,26 @@ async def test_concurrent_deliberate_takes_each_get_their_own_job_when_an_answer
             jobs[key] = structured(done)["video_id"]
     assert proxy.forwarded("create") == 2 and len(provider_sandbox.state.jobs) == 2
     assert set(jobs.values()) == {j.id for j in provider_sandbox.state.jobs}
+
+
+async def test_a_long_wait_aims_its_polls_at_the_estimated_end(tmp_path: Path) -> None:
+    """With progress, a 20 s render costs a handful of retrieves: the provider's 2 s hint alone would make ten or
+    more, the SDK's poll() twenty."""
+    from sora_mcp.catalog import load_builtin
+    from sora_mcp.sandbox import SandboxConfig
+
+    config = SandboxConfig(
+        catalog=load_builtin("apiyi"),
+        api_key=CANARY_KEY,
+        time_scale=1.0,
+        job_seconds=20.0,
+        storage_dir=tmp_path / "slow-provider",
+    )
+    with SandboxServer(config) as slow, FaultProxy(slow.base_url) as counting:
+        server = build_server(_settings(tmp_path, slow, counting))
+        async with Client(server) as client:
+            job = structured(await client.call_tool("create_video", {**CREATE, "wait_seconds": 0}))
+            with anyio.fail_after(40):
+                done = await client.call_tool("get_video_status", {"video_id": job["video_id"], "wait_seconds": 30})
+    assert structured(done)["status"] == "completed"
+    assert counting.count("retrieve") <= 6, counting.count("retrieve")

@@ -139,6 +139,8 @@ class Dialect:
     can_extend: ClassVar[bool] = True
     has_variants: ClassVar[bool] = True
     """Thumbnail and spritesheet can be downloaded; else they are derived from the MP4."""
+    has_progress: ClassVar[bool] = True
+    """Jobs report a progress percentage, so polls can aim at the estimated end (`ProgressClock`)."""
     create_status: ClassVar[tuple[int, ...]] = (200, 201)
     """The HTTP statuses a successful create answers with."""
 

@@ -50,6 +50,7 @@ class OpenRouterDialect(Dialect):
     can_remix: ClassVar[bool] = False
     can_extend: ClassVar[bool] = False
     has_variants: ClassVar[bool] = False
+    has_progress: ClassVar[bool] = False
     create_status: ClassVar[tuple[int, ...]] = (200, 201, 202)
 
     def create_body(self, request: VideoRequest, model: ModelSpec | None) -> WireBody:

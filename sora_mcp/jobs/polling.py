@@ -78,14 +78,53 @@ class PollPolicy:
         return min(self.max_s, self.initial_s * self.factor ** min(max(0, attempt), 64))
 
     def delay(
-        self, attempt: int, *, poll_after_ms: float | str | None = None, rng: random.Random | None = None
+        self,
+        attempt: int,
+        *,
+        poll_after_ms: float | str | None = None,
+        seconds_left: float | None = None,
+        rng: random.Random | None = None,
     ) -> float:
-        """Seconds to wait before the next retrieve. Pass a seeded `rng` for a reproducible sequence."""
+        """Seconds to wait before the next retrieve. Pass a seeded `rng` for a reproducible sequence.
+
+        With an estimate of the time left (`ProgressClock`), wake just before the estimated end and then every
+        `min_s`; else follow the provider's hint; else back off.
+        """
+        if seconds_left is not None and math.isfinite(seconds_left):
+            return min(self.max_hint_s, max(self.min_s, seconds_left - self.min_s))
         hint = _parse_ms(poll_after_ms)
         if hint is not None:
             return min(self.max_hint_s, max(self.min_s, hint / 1000.0))
         spread = (rng or _shared_rng).uniform(1.0 - self.jitter, 1.0 + self.jitter)
         return min(self.max_s, max(self.min_s, self.base_delay(attempt) * spread))
+
+
+@dataclass
+class ProgressClock:
+    """When a job should complete, from its progress readings: polls then land near the end of a long render
+    instead of on a fixed backoff (a 60 s render costs a handful of retrieves, not sixty, and is seen done
+    within about a second). Providers without progress (OpenRouter) give no estimate."""
+
+    first: tuple[float, float] | None = None
+    last: tuple[float, float] | None = None
+
+    def observe(self, now: float, percent: float) -> None:
+        """Record a reading; a reading that goes backwards starts the estimate again."""
+        if self.last is not None and percent < self.last[1]:
+            self.first = None
+        if self.first is None:
+            self.first = (now, percent)
+        self.last = (now, percent)
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds until the estimated completion (0 when overdue), or None while the rate is unknown."""
+        if self.first is None or self.last is None:
+            return None
+        (t0, p0), (t1, p1) = self.first, self.last
+        if t1 - t0 < 0.5 or p1 <= p0 or p1 >= 100:
+            return None
+        rate = (p1 - p0) / (t1 - t0)
+        return max(0.0, t1 + (100.0 - p1) / rate - now)
 
 
 _MISSING = object()

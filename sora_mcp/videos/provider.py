@@ -403,6 +403,11 @@ class VideoProvider:
         return cls(client, retry=retry, secrets=[api_key], dialect=dialect)
 
     @property
+    def has_progress(self) -> bool:
+        """Whether jobs report progress (OpenRouter's do not): what polling can aim by."""
+        return self.dialect.has_progress
+
+    @property
     def can_list(self) -> bool:
         """Whether recent jobs can be searched: not on OpenRouter or New-API, nor behind LiteLLM (its list never
         reaches the configured upstream)."""

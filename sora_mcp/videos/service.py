@@ -30,7 +30,7 @@ from sora_mcp.errors import ErrorInfo, ErrorStage, ToolError
 from sora_mcp.jobs.budget import BudgetExceeded, BudgetSnapshot
 from sora_mcp.jobs.downloads import Body, DownloadError, contained, download_once, remove_leftover_parts
 from sora_mcp.jobs.ledger import JobKind, JobRecord, Ledger, LedgerConflict, request_fingerprint
-from sora_mcp.jobs.polling import PollPolicy, RetrieveGate
+from sora_mcp.jobs.polling import PollPolicy, ProgressClock, RetrieveGate
 from sora_mcp.request_schema import VideoSpec
 from sora_mcp.runtime import Runtime
 from sora_mcp.validation import Wish, check, wire_value
@@ -124,6 +124,7 @@ class VideoService:
         self.policy = policy or PollPolicy()
         self.gate: RetrieveGate[JobSnapshot | None] = RetrieveGate(RETRIEVE_INTERVAL_SECONDS)
         self._poll_hints: dict[str, float] = {}
+        self._clocks: dict[str, ProgressClock] = {}
         self._collecting: dict[str, anyio.Lock] = {}
         self._asset_problems: dict[str, str] = {}
         self._resumed = False
@@ -652,6 +653,10 @@ class VideoService:
             return await self.ledger.get(video_id) or record
         if snapshot.poll_after_ms is not None:
             self._poll_hints[video_id] = snapshot.poll_after_ms
+        if connection.provider.has_progress and snapshot.status == "in_progress":
+            self._clocks.setdefault(video_id, ProgressClock()).observe(anyio.current_time(), snapshot.progress)
+        elif snapshot.status != "queued":
+            self._clocks.pop(video_id, None)
         return await self._merge(record, snapshot)
 
     async def wait(self, record: JobRecord, wait_seconds: float, progress: Progress = _no_progress) -> JobRecord:
@@ -669,7 +674,9 @@ class VideoService:
             if remaining <= 0:
                 return record
             hint = self._poll_hints.get(record.video_id or "")
-            await anyio.sleep(min(self.policy.delay(attempt, poll_after_ms=hint), remaining))
+            clock = self._clocks.get(record.video_id or "")
+            left = clock.seconds_left(anyio.current_time()) if clock is not None else None
+            await anyio.sleep(min(self.policy.delay(attempt, poll_after_ms=hint, seconds_left=left), remaining))
             attempt += 1
 
     async def status(self, video_id: str, wait_seconds: float, progress: Progress = _no_progress) -> JobRecord:
