@@ -82,6 +82,8 @@ async def our_loop(
     policy = PollPolicy()
     clock = ProgressClock()
     attempt = 0
+    await anyio.sleep(policy.delay(0))  # the create's answer was the first status: no retrieve right after it
+    attempt = 1
     while True:
         snapshot = await fetch()
         if snapshot.status in ("completed", "failed"):

@@ -303,16 +303,18 @@ def test_a_progress_clock_estimates_the_end_from_the_rate() -> None:
     assert clock.seconds_left(0.0) is None
     clock.observe(10.0, 5)
     assert clock.seconds_left(10.0) is None  # one reading: no rate yet
-    clock.observe(20.0, 25)  # 2 %/s: 75 % left at 20 s → done at 57.5 s
-    assert clock.seconds_left(20.0) == pytest.approx(37.5)
-    assert clock.seconds_left(60.0) == 0.0  # overdue
+    clock.observe(20.0, 25)  # a 10 s span: up to 20.5 % in 10 s, done no sooner than (99.5 - 25) / 2.05 s on
+    assert clock.seconds_left(20.0) == pytest.approx(74.5 / 2.05)
+    clock.observe(60.0, 85)  # a longer span narrows it
+    assert clock.seconds_left(60.0) == pytest.approx(14.5 / (80.5 / 50))
+    assert clock.seconds_left(100.0) == 0.0  # overdue
     clock.observe(21.0, 10)  # went backwards (a restarted job): start again
     assert clock.seconds_left(21.0) is None
 
 
 def test_with_an_estimate_polls_wake_just_before_the_end_then_every_second() -> None:
     policy = PollPolicy()
-    assert policy.delay(0, seconds_left=37.5) == pytest.approx(36.5)
+    assert policy.delay(0, seconds_left=37.5) == pytest.approx(37.5)
     assert policy.delay(5, seconds_left=0.4) == policy.min_s
     assert policy.delay(0, seconds_left=10_000) == policy.max_hint_s  # never sleeps past the hint cap
     assert policy.delay(0, seconds_left=float("nan"), poll_after_ms=3000) == 3.0  # no usable estimate: the hint

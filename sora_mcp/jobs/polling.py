@@ -87,16 +87,20 @@ class PollPolicy:
     ) -> float:
         """Seconds to wait before the next retrieve. Pass a seeded `rng` for a reproducible sequence.
 
-        With an estimate of the time left (`ProgressClock`), wake just before the estimated end and then every
+        With an estimate of the time left (`ProgressClock`), wake at the earliest plausible end and then every
         `min_s`; else follow the provider's hint; else back off.
         """
         if seconds_left is not None and math.isfinite(seconds_left):
-            return min(self.max_hint_s, max(self.min_s, seconds_left - self.min_s))
+            return min(self.max_hint_s, max(self.min_s, seconds_left))
         hint = _parse_ms(poll_after_ms)
         if hint is not None:
             return min(self.max_hint_s, max(self.min_s, hint / 1000.0))
         spread = (rng or _shared_rng).uniform(1.0 - self.jitter, 1.0 + self.jitter)
         return min(self.max_s, max(self.min_s, self.base_delay(attempt) * spread))
+
+
+SHORT_SPAN_S = 10.0
+"""Readings closer than this give a loose rate (one percent of quantisation is a lot): assume the fastest."""
 
 
 @dataclass
@@ -117,14 +121,21 @@ class ProgressClock:
         self.last = (now, percent)
 
     def seconds_left(self, now: float) -> float | None:
-        """Seconds until the estimated completion (0 when overdue), or None while the rate is unknown."""
+        """Seconds until the earliest plausible completion (0 when overdue), or None while the rate is unknown.
+
+        Progress comes in whole percents, so two early readings only bound the rate: the estimate takes the
+        fastest rate they allow (and the most progress), waking early rather than late; each later reading
+        spans more time and narrows it, so the last polls land within a second of the end.
+        """
         if self.first is None or self.last is None:
             return None
         (t0, p0), (t1, p1) = self.first, self.last
         if t1 - t0 < 0.5 or p1 <= p0 or p1 >= 100:
             return None
-        rate = (p1 - p0) / (t1 - t0)
-        return max(0.0, t1 + (100.0 - p1) / rate - now)
+        span = t1 - t0
+        slack = 1.0 if span < SHORT_SPAN_S else 0.5  # whole percents: a short span bounds the rate only loosely
+        fastest = (p1 - p0 + slack) / span
+        return max(0.0, t1 + max(0.0, 100.0 - slack - p1) / fastest - now)
 
 
 _MISSING = object()

@@ -663,10 +663,14 @@ class VideoService:
         """Poll until the job ends or `wait_seconds` (at most 45) pass; a stalled provider never holds the call."""
         deadline = anyio.current_time() + max(0.0, min(wait_seconds, MAX_WAIT_SECONDS))
         attempt = 0
+        # A status the provider gave under a second ago (the create's own answer) needs no retrieve yet.
+        fresh = record.video_id is not None and 0 <= time.time() - record.updated_at < RETRIEVE_INTERVAL_SECONDS
         while True:
             budget = max(1.0, deadline - anyio.current_time())
-            with anyio.move_on_after(budget + 0.5):
-                record = await self.refresh(record, timeout=budget)
+            if not fresh:
+                with anyio.move_on_after(budget + 0.5):
+                    record = await self.refresh(record, timeout=budget)
+            fresh = False
             await progress(float(record.progress), f"{record.status}: {record.progress}%")
             if record.status not in _UNFINISHED:
                 return record
