@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sora_mcp.api_errors import OUTPUT_MODERATION
 
-JobStatus = Literal["queued", "in_progress", "completed", "failed"]
+SandboxStatus = Literal["queued", "in_progress", "completed", "failed"]
 QUEUED_FRACTION = 0.1
 """The first tenth of a job's time is spent queued, as a real provider's queue would show."""
 
@@ -33,7 +33,7 @@ EXPIRED_FAILURE = Failure(code="expired", message="Job exceeded maximum time to 
 
 @dataclass(frozen=True)
 class Phase:
-    status: JobStatus
+    status: SandboxStatus
     progress: int
     completed_at: float | None
     error: Failure | None = None
