@@ -9,7 +9,7 @@ the legal values and the fix, in the provider's wording where one exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -41,21 +41,37 @@ def _show(value: object) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
-def _huge_number(value: object, path: str = "") -> tuple[str, int] | None:
-    """(argument path, approximate digits) of the first integer too wide to print, if any."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _HUGE_BITS:
-        return path or "(arguments)", int(value.bit_length() * 0.30103) + 1
+def first_path(value: object, found: Callable[[object], bool], path: str = "") -> str | None:
+    """The argument path (`video.seconds`, `items.0`) of the first value, keys included, for which `found` holds."""
+    if found(value):
+        return path or "(arguments)"
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = _huge_number(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
+            here = f"{path}.{key}" if path else str(key)
+            hit = (here if found(key) else None) or first_path(item, found, here)
+            if hit is not None:
+                return hit
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _huge_number(item, f"{path}.{index}")
-            if found is not None:
-                return found
+            hit = first_path(item, found, f"{path}.{index}")
+            if hit is not None:
+                return hit
     return None
+
+
+def _too_wide(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _HUGE_BITS
+
+
+def lone_surrogate(value: object) -> bool:
+    """Text JSON allows (`\\ud800`) that is not valid Unicode and cannot be stored or encoded."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def bound_numbers(schema: JsonSchema) -> JsonSchema:
@@ -119,12 +135,11 @@ class ArgumentContract:
         """None when the schema admits `arguments`; else the most relevant problem, explained."""
         from jsonschema.exceptions import best_match
 
-        huge = _huge_number(arguments)
-        if huge is not None:
-            path, digits = huge
+        path = first_path(arguments, _too_wide)
+        if path is not None:
             return ErrorInfo(
                 stage="arguments",
-                message=f"'{path}' must be at most {NUMBER_BOUND}, got a number of about {digits} digits.",
+                message=f"'{path}' must be at most {NUMBER_BOUND}, got a number of more than 1,000 digits.",
                 code="invalid_value",
                 param=path,
                 fix=f"Send a value between {-NUMBER_BOUND} and {NUMBER_BOUND}.",

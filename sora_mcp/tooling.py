@@ -20,7 +20,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
-from sora_mcp.contract import ArgumentContract, bound_numbers
+from sora_mcp.contract import ArgumentContract, bound_numbers, first_path, lone_surrogate
 from sora_mcp.errors import ErrorInfo, SoraMcpError
 from sora_mcp.portable_schema import JsonSchema, make_portable
 
@@ -74,7 +74,7 @@ class ContractTool(Tool):
             logger.info("tool %s refused its arguments: %s", self.name, refusal.param)
             return error_result(refusal, self._scrubbers[0] if self._scrubbers else _no_scrub)
         scrub = self._scrubbers[0] if self._scrubbers else _no_scrub
-        unreadable = _lone_surrogate(arguments)
+        unreadable = first_path(arguments, lone_surrogate)
         if unreadable is not None:
             info = ErrorInfo(
                 stage="request",
@@ -118,27 +118,6 @@ class ContractTool(Tool):
             code="internal_error",
             fix="Try again; if it keeps failing, report it with the server's log (stderr).",
         )
-
-
-def _lone_surrogate(value: object, path: str = "") -> str | None:
-    """The argument path of the first string that is not valid Unicode, if any (JSON allows `\\ud800`)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "(arguments)"
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _lone_surrogate(key, path) or _lone_surrogate(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _lone_surrogate(item, f"{path}.{index}")
-            if found is not None:
-                return found
-    return None
 
 
 def build_tool(spec: ToolSpec, scrub: Scrub = _no_scrub) -> ContractTool:

@@ -456,43 +456,32 @@ class VideoService:
     async def _unknown(
         self, record: JobRecord, exc: ProviderError, searchable: bool, can_search: bool = True
     ) -> JobRecord:
+        """Record a create whose outcome is unknown (cost reserved, never re-sent) and tell the agent what next."""
+        lost = self.runtime.scrub(exc.error.message)
         if not can_search:
             message = (
-                f"{self.runtime.scrub(exc.error.message)} The provider may or may not have made the video, and it "
-                "cannot be searched (it has no job list), so sora-mcp can never find out by itself. It was NOT sent "
-                f"again, so nothing is paid twice: job '{record.local_id}' stays unknown with its cost reserved for "
-                "today."
+                f"{lost} The provider may or may not have made the video, and it cannot be searched (it has no job "
+                "list), so sora-mcp can never find out by itself. It was NOT sent again, so nothing is paid twice: "
+                f"job '{record.local_id}' stays unknown with its cost reserved for today."
             )
-            unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
-            raise self._refuse(
-                "provider",
-                message,
-                code="create_unconfirmed",
-                fix=(
-                    "Do not create it again blindly: an identical create_video returns this job. Check the "
-                    "provider's own activity or usage page for a video made just now; if there is none, create "
-                    "it again with a new idempotency_key (a deliberate second take, paid again)."
-                ),
-                record=unknown,
+            fix = (
+                "Do not create it again blindly: an identical create_video returns this job. Check the provider's "
+                "own activity or usage page for a video made just now; if there is none, create it again with a new "
+                "idempotency_key (a deliberate second take, paid again)."
             )
-        why = "its recent jobs could not be listed" if not searchable else "the job is not listed yet"
-        message = (
-            f"{self.runtime.scrub(exc.error.message)} The provider may or may not have made the video; {why}. "
-            f"It was NOT sent again, so nothing is paid twice: job '{record.local_id}' keeps its cost reserved "
-            "until the provider's job list shows it (then it is attached) or, after 10 minutes without it, the "
-            "reservation is released."
-        )
-        unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
-        raise self._refuse(
-            "provider",
-            message,
-            code="create_unconfirmed",
-            fix=(
+        else:
+            why = "its recent jobs could not be listed" if not searchable else "the job is not listed yet"
+            message = (
+                f"{lost} The provider may or may not have made the video; {why}. It was NOT sent again, so nothing "
+                f"is paid twice: job '{record.local_id}' keeps its cost reserved until the provider's job list shows "
+                "it (then it is attached) or, after 10 minutes without it, the reservation is released."
+            )
+            fix = (
                 f"Call get_video_status with video_id '{record.local_id}' in a minute (or list_videos with "
                 "refresh=true). Do not create it again: an identical create_video returns this job."
-            ),
-            record=unknown,
-        )
+            )
+        unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
+        raise self._refuse("provider", message, code="create_unconfirmed", fix=fix, record=unknown)
 
     async def _send(self, connection: Connection, order: CreateOrder) -> JobSnapshot:
         provider = connection.provider
