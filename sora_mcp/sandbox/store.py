@@ -32,7 +32,7 @@ from sora_mcp.catalog import ModelSpec
 from sora_mcp.sandbox import errors
 from sora_mcp.sandbox.body import Upload
 from sora_mcp.sandbox.config import RouteName
-from sora_mcp.sandbox.lifecycle import Failure, SandboxStatus, Phase, phase_at
+from sora_mcp.sandbox.lifecycle import Failure, Phase, SandboxStatus, phase_at
 from sora_mcp.sandbox.render import Scene
 from sora_mcp.sandbox.rules import ListOrder
 from sora_mcp.sizes import Size
