@@ -121,16 +121,22 @@ class Download(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def build_app(service: SandboxService, transports: Transports) -> Starlette:
-    """The ASGI app for one sandbox instance."""
+def gate_for(
+    service: SandboxService,
+    render_error: Callable[[errors.Rejection], Response],
+    check_key: Callable[[Request, str | None], None] = authenticate,
+) -> Callable[..., Endpoint]:
+    """The wrapper every route of every dialect goes through: count, authenticate (unless public) the dialect's
+    way, inject the configured faults, and render a rejection in the dialect's own error shape."""
     config = service.config
     faults = config.faults
 
-    def gate(route: RouteName, handler: Endpoint) -> Endpoint:
+    def gate(route: RouteName, handler: Endpoint, *, public: bool = False) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             service.store.count_request(route)
             try:
-                authenticate(request, config.api_key)
+                if not public:
+                    check_key(request, config.api_key)
                 if faults.targets(route) and faults.latency_seconds > 0:
                     await asyncio.sleep(faults.latency_seconds)
                 if faults.take_rate_limit(route):
@@ -139,9 +145,18 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
                     raise errors.server_error(faults.error_status)
                 return await handler(request)
             except errors.Rejection as rejection:
-                return error_response(rejection)
+                return render_error(rejection)
 
         return endpoint
+
+    return gate
+
+
+def build_app(service: SandboxService, transports: Transports) -> Starlette:
+    """The ASGI app for one sandbox instance."""
+    config = service.config
+    faults = config.faults
+    gate = gate_for(service, error_response)
 
     def accepted(route: RouteName, job: Job) -> Response:
         if faults.take_drop(route):

@@ -35,9 +35,8 @@ from starlette.routing import Route
 from sora_mcp.api_errors import ApiError
 from sora_mcp.catalog import Catalog, ModelSpec
 from sora_mcp.sandbox import errors
-from sora_mcp.sandbox.app import Download, Endpoint, HangUp, json_response
+from sora_mcp.sandbox.app import Download, HangUp, gate_for, json_response
 from sora_mcp.sandbox.body import Body, describe, read_body
-from sora_mcp.sandbox.config import RouteName
 from sora_mcp.sandbox.connections import Transports
 from sora_mcp.sandbox.lifecycle import Phase
 from sora_mcp.sandbox.rules import MAX_PROMPT_CHARS, CreateRequest, ReferenceImage, decode_data_url
@@ -527,23 +526,7 @@ def build_app(service: SandboxService, transports: Transports) -> Starlette:
     config = service.config
     faults = config.faults
 
-    def gate(route: RouteName, handler: Endpoint, *, public: bool = False) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            service.store.count_request(route)
-            try:
-                if not public:
-                    authenticate(request, config.api_key)
-                if faults.targets(route) and faults.latency_seconds > 0:
-                    await asyncio.sleep(faults.latency_seconds)
-                if faults.take_rate_limit(route):
-                    raise errors.rate_limited(faults.retry_after_seconds)
-                if faults.take_server_error(route):
-                    raise errors.server_error(faults.error_status)
-                return await handler(request)
-            except errors.Rejection as rejection:
-                return error_response(rejection)
-
-        return endpoint
+    gate = gate_for(service, error_response, authenticate)
 
     def origin(request: Request) -> str:
         return str(request.base_url).rstrip("/")
