@@ -422,11 +422,9 @@ def load_builtin(profile: str) -> Catalog:
             "(or point SORA_MCP_CATALOG at a catalog file of your own)"
         )
     if profile in LISTING_PROFILES:
-        from sora_mcp import listing
-
         name = LISTING_PROFILES[profile]
         text = resources.files("sora_mcp.catalogs").joinpath(name).read_text(encoding="utf-8")
-        return listing.listing_catalog_from_text(text, f"built-in profile '{profile}' ({name})")
+        return parse_catalog(text, f"built-in profile '{profile}' ({name})")
     text = resources.files("sora_mcp.catalogs").joinpath(f"{profile}.json").read_text(encoding="utf-8")
     return parse_catalog(text, f"built-in profile '{profile}'")
 

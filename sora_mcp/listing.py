@@ -15,7 +15,6 @@ from SKU names (Kling has 1080p SKUs but lists only 720p).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import re
@@ -375,14 +374,3 @@ def catalog_from_listing_data(data: object, origin: str, **kwargs: Any) -> Catal
         return catalog_from_listing(data, fetched_at=fetched_at, source=source[:300], **kwargs)
     except CatalogError as exc:
         raise CatalogError(f"catalog {origin}: {exc}") from None
-
-
-def listing_catalog_from_text(text: str, origin: str, **kwargs: Any) -> Catalog:
-    """A listing file's catalog (see `catalog_from_listing_data`)."""
-    try:
-        data: object = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(
-            f"catalog {origin}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    return catalog_from_listing_data(data, origin, **kwargs)
