@@ -169,9 +169,3 @@ def error_result(info: ErrorInfo, scrub: Scrub = _no_scrub) -> CallToolResult:
         ],
         is_error=True,
     )
-
-
-def fail(text: str, structured: BaseModel | None = None) -> CallToolResult:
-    """Transitional: an error result from a message (tools now raise `ToolError`; removed once none call it)."""
-    del structured
-    return error_result(ErrorInfo(stage="request", message=text))

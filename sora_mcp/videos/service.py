@@ -423,16 +423,8 @@ class VideoService:
                     record.local_id, exc.error.code, self.runtime.scrub(exc.error.message)
                 )
                 raise self._provider_failure(exc, failed) from None
-            if not connection.provider.can_list:
-                logger.warning("create answer lost (%s); the provider cannot be searched, not re-sending", exc)
-                return await self._unknown(record, exc, searchable=False, can_search=False)
-            logger.warning("create answer lost (%s); reconciling, never re-sending", exc.error.message)
-            found, searchable = await self._find_own(connection, record)
-            if found is not None:
-                attached = await self._attach(record, found)
-                if attached is not None:
-                    return attached
-            return await self._unknown(record, exc, searchable)
+            logger.warning("create answer lost (%s); never re-sending", exc.error.message)
+            return await self._settle(connection, record, exc)
         attached = await self._attach(record, snapshot)
         if attached is not None:
             return attached
@@ -444,14 +436,18 @@ class VideoService:
             status=None,
             ambiguous=True,
         )
+        return await self._settle(connection, record, twin)
+
+    async def _settle(self, connection: Connection, record: JobRecord, exc: ProviderError) -> JobRecord:
+        """A create whose own answer cannot be used: our job from the provider's list, else `unknown`."""
         if not connection.provider.can_list:
-            return await self._unknown(record, twin, searchable=False, can_search=False)
+            return await self._unknown(record, exc, searchable=False, can_search=False)
         found, searchable = await self._find_own(connection, record)
         if found is not None:
-            mine = await self._attach(record, found)
-            if mine is not None:
-                return mine
-        return await self._unknown(record, twin, searchable)
+            attached = await self._attach(record, found)
+            if attached is not None:
+                return attached
+        return await self._unknown(record, exc, searchable)
 
     async def _unknown(
         self, record: JobRecord, exc: ProviderError, searchable: bool, can_search: bool = True
