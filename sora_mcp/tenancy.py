@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -43,8 +46,25 @@ class Tenant:
 LOCAL = Tenant("local")
 
 
+_acting_for: ContextVar[Tenant | None] = ContextVar("sora_mcp_acting_for", default=None)
+
+
+@contextmanager
+def acting_for(tenant: Tenant) -> Iterator[Tenant]:
+    """Serve the enclosed work for `tenant`: for requests whose credential is not a token (a signed download
+    link names its tenant) and for tests that stand in for two tenants in one process."""
+    reset = _acting_for.set(tenant)
+    try:
+        yield tenant
+    finally:
+        _acting_for.reset(reset)
+
+
 def current_tenant() -> Tenant:
-    """The tenant of the request being served: from the verified token, else the local tenant."""
+    """The tenant of the request being served: set by `acting_for`, else from the verified token, else local."""
+    chosen = _acting_for.get()
+    if chosen is not None:
+        return chosen
     token = get_access_token()
     if token is None:
         return LOCAL
