@@ -75,6 +75,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("catalog", "SORA_MCP_CATALOG", "--catalog", "path of a catalog file of your own (overrides the profile)"),
     Option("azure_deployment", "SORA_MCP_AZURE_DEPLOYMENT", "--azure-deployment", "Azure deployment name"),
     Option("home", "SORA_MCP_HOME", "--home", "data directory for the job ledger"),
+    Option(
+        "database_url",
+        "SORA_MCP_DATABASE_URL",
+        "--database-url",
+        "postgresql://user:password@host/db puts the job ledger in PostgreSQL (for replicas); default: a SQLite "
+        "file in SORA_MCP_HOME",
+        secret=True,
+    ),
     Option("output_dir", "SORA_MCP_OUTPUT_DIR", "--output-dir", "where videos, thumbnails and fitted images go"),
     Option("daily_budget_usd", "SORA_MCP_DAILY_BUDGET_USD", "--daily-budget", "USD per day; 0 forbids creating"),
     Option(
@@ -196,6 +204,14 @@ def _text(text: str) -> str:
     return text
 
 
+def parse_database_url(text: str) -> str:
+    """A PostgreSQL (`postgresql://…`) or SQLite (`sqlite:///path`) URL, refused with the reason otherwise."""
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else ""
+    if scheme not in ("postgresql", "postgres", "sqlite"):
+        raise InvalidValue("is not a database URL; use postgresql://user:password@host:5432/db or sqlite:///path")
+    return text
+
+
 PARSERS: Mapping[str, Callable[[str], object]] = {
     "backend": parse_backend,
     "daily_budget_usd": parse_budget,
@@ -205,6 +221,7 @@ PARSERS: Mapping[str, Callable[[str], object]] = {
     "sandbox_time_scale": parse_time_scale,
     "log_level": parse_log_level,
     "catalog_max_age_hours": parse_max_age,
+    "database_url": parse_database_url,
 }
 """How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
 the command line so both spellings have the same limits."""
@@ -236,6 +253,8 @@ class Settings:
     log_level: str
     catalog_max_age_hours: float = 24.0
     """How long a model listing read from the provider is used before it is read again (OpenRouter)."""
+    database_url: str | None = None
+    """Where the job ledger lives when not in the SQLite file under `home` (PostgreSQL, for replicas)."""
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
     env_names: Mapping[str, str] = field(default_factory=lambda: {})
     """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
@@ -339,6 +358,9 @@ class Settings:
         age_text = raw("catalog_max_age_hours")
         max_age = value("catalog_max_age_hours", age_text, parse_max_age) if age_text is not None else 24.0
 
+        url_text = raw("database_url")
+        database_url = value("database_url", url_text, parse_database_url) if url_text is not None else None
+
         return cls(
             backend=backend,
             api_key=api_key,
@@ -356,6 +378,7 @@ class Settings:
             sandbox_time_scale=time_scale,
             log_level=log_level,
             catalog_max_age_hours=max_age,
+            database_url=database_url,
             sources=sources,
             env_names=env_names,
         )
@@ -368,7 +391,9 @@ class Settings:
                 continue
             option = OPTIONS_BY_NAME[f.name]
             value: object = getattr(self, f.name)
-            if option.secret:
+            if f.name == "database_url":
+                shown = mask_url_password(value if isinstance(value, str) else None)
+            elif option.secret:
                 shown = mask_secret(value if isinstance(value, str) else None)
             elif isinstance(value, tuple):
                 shown = os.pathsep.join(str(v) for v in value)  # pyright: ignore[reportUnknownArgumentType]
@@ -382,6 +407,28 @@ class Settings:
 def mask_secret(secret: str | None) -> str:
     """Never show any part of a key: only whether one is set."""
     return "(set, hidden)" if secret else "(not set)"
+
+
+def mask_url_password(url: str | None) -> str:
+    """A URL as shown by `sora-mcp config`: where it points, its password (if any) replaced by ***."""
+    if not url:
+        return "(not set)"
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(set, hidden)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    items = [item.partition("=") for item in parts.query.split("&") if item]
+    query = "&".join(f"{k}=***" if k.lower() == "password" else f"{k}{sep}{v}" for k, sep, v in items)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _spelling(name: str, sources: Mapping[str, Source]) -> str:

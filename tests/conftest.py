@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from sora_mcp.settings import Settings
+from tests.postgres_support import postgres_cluster, postgres_url
 from tests.videos_support import provider_sandbox
 
-__all__ = ["provider_sandbox"]
+__all__ = ["postgres_cluster", "postgres_url", "provider_sandbox"]
 
 _LEAKY_PREFIXES = ("OPENAI_", "SORA_MCP_", "AZURE_OPENAI_")
 

@@ -14,11 +14,12 @@ import pytest
 from mcp import Client
 
 from sora_mcp.catalog import load_builtin
-from sora_mcp.jobs.ledger import Ledger
+from sora_mcp.jobs import JobIntent, Ledger, Location
 from sora_mcp.runtime import Runtime
 from sora_mcp.sandbox import SandboxConfig, SandboxServer
 from sora_mcp.server import build_server
 from sora_mcp.settings import Settings
+from sora_mcp.tenancy import LOCAL
 from tests.fault_proxy import Fault, FaultProxy
 from tests.interop.support import write_png
 from tests.videos_support import CANARY_KEY, error_of, structured, text_of
@@ -154,8 +155,8 @@ async def test_a_create_left_unanswered_by_a_crash_becomes_unknown_never_resent(
     sandbox, proxy = openrouter
     settings = _settings(tmp_path, proxy)
     past = time.time() - 120  # recorded two minutes ago by a process that died before the answer
-    ledger = Ledger(settings.home / "ledger.sqlite3", clock=lambda: past)
-    record = await ledger.record_intent(
+    ledger = Ledger(Location.sqlite(settings.home / "ledger.sqlite3"), clock=lambda: past)
+    intent = JobIntent(
         kind="create",
         backend=Runtime.create(settings).backend_label,
         base_url=settings.base_url,
@@ -165,9 +166,9 @@ async def test_a_create_left_unanswered_by_a_crash_becomes_unknown_never_resent(
         size="1280x720",
         prompt="a fox",
         estimated_cost_usd=0.8,
-        daily_limit_usd=10.0,
     )
-    ledger.sync.close()
+    record = await ledger.record_intent(LOCAL.id, intent, daily_limit_usd=10.0)
+    await ledger.close()
     async with Client(build_server(settings)) as client:
         status = await client.call_tool("get_video_status", {"video_id": record.local_id, "wait_seconds": 0})
         listed = structured(await client.call_tool("list_videos", {}))

@@ -4,6 +4,7 @@ No MCP and no network here: the provider client and the tools call into these.
 """
 
 from sora_mcp.jobs.budget import BudgetExceeded, BudgetSnapshot
+from sora_mcp.jobs.database import Location
 from sora_mcp.jobs.downloads import (
     Body,
     DownloadError,
@@ -14,21 +15,18 @@ from sora_mcp.jobs.downloads import (
     fetch_from,
     sha256_file,
 )
-from sora_mcp.jobs.ledger import (
+from sora_mcp.jobs.errors import JobNotFound, LedgerConflict, LedgerError, LedgerUnavailable, LedgerVersionError
+from sora_mcp.jobs.ledger import Ledger
+from sora_mcp.jobs.polling import POLL_AFTER_HEADER, PollPolicy, RetrieveGate, poll_after_ms
+from sora_mcp.jobs.records import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
+    JobIntent,
     JobKind,
-    JobNotFound,
     JobRecord,
     JobStatus,
-    Ledger,
-    LedgerConflict,
-    LedgerError,
-    LedgerVersionError,
-    SyncLedger,
     request_fingerprint,
 )
-from sora_mcp.jobs.polling import POLL_AFTER_HEADER, PollPolicy, RetrieveGate, poll_after_ms
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -41,6 +39,7 @@ __all__ = [
     "DownloadResult",
     "Fetch",
     "IncompleteDownload",
+    "JobIntent",
     "JobKind",
     "JobNotFound",
     "JobRecord",
@@ -48,10 +47,11 @@ __all__ = [
     "Ledger",
     "LedgerConflict",
     "LedgerError",
+    "LedgerUnavailable",
     "LedgerVersionError",
+    "Location",
     "PollPolicy",
     "RetrieveGate",
-    "SyncLedger",
     "download_once",
     "fetch_from",
     "poll_after_ms",

@@ -28,11 +28,15 @@ from sora_mcp.api_errors import ApiError
 from sora_mcp.catalog import ModelSpec
 from sora_mcp.errors import ErrorInfo, ErrorStage, ToolError
 from sora_mcp.jobs.budget import BudgetExceeded, BudgetSnapshot
+from sora_mcp.jobs.database import Location
 from sora_mcp.jobs.downloads import Body, DownloadError, contained, download_once, remove_leftover_parts
-from sora_mcp.jobs.ledger import JobKind, JobRecord, Ledger, LedgerConflict, request_fingerprint
+from sora_mcp.jobs.errors import LedgerConflict
+from sora_mcp.jobs.ledger import Ledger
 from sora_mcp.jobs.polling import PollPolicy, ProgressClock, RetrieveGate
+from sora_mcp.jobs.records import JobIntent, JobKind, JobRecord, request_fingerprint
 from sora_mcp.request_schema import VideoSpec
 from sora_mcp.runtime import Runtime
+from sora_mcp.tenancy import LOCAL, Tenant, current_tenant
 from sora_mcp.validation import Wish, check, wire_value
 from sora_mcp.videos.backend import Backend, Connection
 from sora_mcp.videos.provider import JobSnapshot, ProviderError, VideoVariant, file_stem
@@ -131,10 +135,24 @@ class VideoService:
 
     @property
     def ledger(self) -> Ledger:
-        """Opened on first use, so listing tools or validating never touches the disk."""
+        """Connected on first use, so listing tools or validating never touches the disk or the database."""
         if self._ledger is None:
-            self._ledger = Ledger(self.runtime.settings.home / "ledger.sqlite3", busy_timeout_s=5.0)
+            settings = self.runtime.settings
+            self._ledger = Ledger(Location.resolve(settings.database_url, settings.home), busy_timeout_s=5.0)
         return self._ledger
+
+    def daily_limit(self, tenant: Tenant, sandbox: bool) -> float:
+        """The tenant's own daily budget when its credential grants one, else the server's (the sandbox's
+        simulated spend always has the server's sandbox budget)."""
+        settings = self.runtime.settings
+        if sandbox:
+            return settings.sandbox_daily_budget_usd
+        return settings.daily_budget_usd if tenant.daily_budget_usd is None else tenant.daily_budget_usd
+
+    def output_dir(self, tenant_id: str) -> Path:
+        """Where a tenant's files go: the output folder itself for the local tenant, else a folder in it."""
+        out = self.runtime.settings.output_dir
+        return out if tenant_id == LOCAL.id else out / Tenant(tenant_id).folder
 
     async def close(self) -> None:
         """End of a session: stop the backend and close the ledger; both reopen if the server is used again."""
@@ -142,7 +160,7 @@ class VideoService:
         ledger, self._ledger = self._ledger, None
         self._resumed = False
         if ledger is not None:
-            ledger.sync.close()
+            await ledger.close()
 
     async def connection(self) -> Connection:
         connection = await self.backend.connect()
@@ -337,7 +355,7 @@ class VideoService:
         current: JobRecord | None = parent
         while current is not None and current.kind == "extend" and current.parent_video_id:
             steps += 1
-            current = await self.ledger.get(current.parent_video_id)
+            current = await self.ledger.get(parent.tenant, current.parent_video_id)
         if not 1 <= seconds <= limits.max_step_seconds:
             raise self._refuse(
                 "request",
@@ -374,25 +392,30 @@ class VideoService:
         connection = await self.connection()
         reference_sha = hashlib.sha256(order.reference[1]).hexdigest() if order.reference else None
         sandbox = connection.sandbox is not None
+        tenant = current_tenant()
+        intent = JobIntent(
+            kind=order.kind,
+            backend=connection.label,
+            base_url=None if sandbox else connection.base_url,
+            profile=self.runtime.catalog.profile,
+            model=order.model,
+            seconds=order.seconds,
+            size=order.size,
+            prompt=order.prompt,
+            estimated_cost_usd=order.estimated_cost_usd,
+            parent_video_id=order.parent_video_id,
+            reference_path=None if order.reference_path is None else str(order.reference_path),
+            reference_sha256=reference_sha,
+            idempotency_key=idempotency_key,
+            options=order.options() or None,
+        )
         started = time.time()
         try:
             record = await self.ledger.record_intent(
-                kind=order.kind,
-                backend=connection.label,
-                base_url=None if sandbox else connection.base_url,
-                profile=self.runtime.catalog.profile,
-                model=order.model,
-                seconds=order.seconds,
-                size=order.size,
-                prompt=order.prompt,
-                estimated_cost_usd=order.estimated_cost_usd,
-                daily_limit_usd=settings.sandbox_daily_budget_usd if sandbox else settings.daily_budget_usd,
-                parent_video_id=order.parent_video_id,
-                reference_path=order.reference_path,
-                reference_sha256=reference_sha,
-                idempotency_key=idempotency_key,
+                tenant.id,
+                intent,
+                daily_limit_usd=self.daily_limit(tenant, sandbox),
                 duplicate_window_s=settings.duplicate_window_seconds,
-                options=order.options() or None,
             )
         except BudgetExceeded as exc:
             raise self._refuse(
@@ -420,7 +443,7 @@ class VideoService:
         except ProviderError as exc:
             if not exc.ambiguous:
                 failed = await self.ledger.mark_create_failed(
-                    record.local_id, exc.error.code, self.runtime.scrub(exc.error.message)
+                    record.tenant, record.local_id, exc.error.code, self.runtime.scrub(exc.error.message)
                 )
                 raise self._provider_failure(exc, failed) from None
             logger.warning("create answer lost (%s); never re-sending", exc.error.message)
@@ -476,7 +499,7 @@ class VideoService:
                 f"Call get_video_status with video_id '{record.local_id}' in a minute (or list_videos with "
                 "refresh=true). Do not create it again: an identical create_video returns this job."
             )
-        unknown = await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", message)
+        unknown = await self.ledger.mark_unknown(record.tenant, record.local_id, "create_unconfirmed", message)
         raise self._refuse("provider", message, code="create_unconfirmed", fix=fix, record=unknown)
 
     async def _send(self, connection: Connection, order: CreateOrder) -> JobSnapshot:
@@ -506,6 +529,7 @@ class VideoService:
         """Give the job its provider id; None when another job already owns that id (a concurrent twin)."""
         try:
             attached = await self.ledger.attach_video_id(
+                record.tenant,
                 record.local_id,
                 snapshot.id,
                 status="queued",
@@ -531,6 +555,7 @@ class VideoService:
             reference_sha256=record.reference_sha256,
             kind=record.kind,
             parent_video_id=record.parent_video_id,
+            plan=None if record.parent_id is None or record.segment is None else (record.parent_id, record.segment),
         )
         return fingerprint == record.request_fingerprint
 
@@ -543,7 +568,7 @@ class VideoService:
             return None, False
         for snapshot in recent:
             if self._matches(record, snapshot):
-                owner = await self.ledger.get(snapshot.id)
+                owner = await self.ledger.get(record.tenant, snapshot.id)
                 if owner is None or owner.local_id == record.local_id:
                     return snapshot, True
         return None, True
@@ -556,7 +581,9 @@ class VideoService:
         if not connection.provider.can_list:
             stale = time.time() - record.created_at > CREATE_TIMEOUT_SECONDS + 5  # no create of ours is in flight
             if record.status == "creating" and stale:  # a crash between recording and the answer: say so
-                return await self.ledger.mark_unknown(record.local_id, "create_unconfirmed", UNSEARCHABLE)
+                return await self.ledger.mark_unknown(
+                    record.tenant, record.local_id, "create_unconfirmed", UNSEARCHABLE
+                )
             return record
         found, searchable = await self._find_own(connection, record)
         if found is not None:
@@ -566,7 +593,10 @@ class VideoService:
                 return attached
         if searchable and time.time() - record.created_at > RECONCILE_WINDOW_SECONDS:
             return await self.ledger.mark_create_failed(
-                record.local_id, "create_unconfirmed", "The provider has no such job; nothing was billed."
+                record.tenant,
+                record.local_id,
+                "create_unconfirmed",
+                "The provider has no such job; nothing was billed.",
             )
         return record
 
@@ -581,6 +611,7 @@ class VideoService:
     async def _merge(self, record: JobRecord, snapshot: JobSnapshot) -> JobRecord:
         assert record.video_id is not None
         return await self.ledger.update_from_provider(
+            record.tenant,
             record.video_id,
             snapshot.status,
             progress=snapshot.progress,
@@ -596,7 +627,7 @@ class VideoService:
         )
 
     async def lookup(self, video_id: str) -> JobRecord:
-        record = await self.ledger.get(video_id)
+        record = await self.ledger.get(current_tenant().id, video_id)
         if record is not None:
             return record
         raise self._refuse(
@@ -622,7 +653,7 @@ class VideoService:
         video_id = record.video_id
 
         async def retrieve() -> JobSnapshot | None:
-            if not await self.ledger.claim_retrieve(video_id, RETRIEVE_INTERVAL_SECONDS):
+            if not await self.ledger.claim_retrieve(record.tenant, video_id, RETRIEVE_INTERVAL_SECONDS):
                 return None  # another process asked a moment ago: its answer is in the ledger
             return await connection.provider.retrieve(video_id, timeout=timeout)
 
@@ -631,11 +662,15 @@ class VideoService:
         except ProviderError as exc:
             if exc.status == 404:
                 return await self.ledger.update_from_provider(
-                    video_id, "failed", error_code="not_found", error_message="The provider no longer knows this job."
+                    record.tenant,
+                    video_id,
+                    "failed",
+                    error_code="not_found",
+                    error_message="The provider no longer knows this job.",
                 )
             raise self._provider_failure(exc, record) from None
         if snapshot is None:
-            return await self.ledger.get(video_id) or record
+            return await self.ledger.get(record.tenant, video_id) or record
         if snapshot.poll_after_ms is not None:
             self._poll_hints[video_id] = snapshot.poll_after_ms
         if connection.provider.has_progress and snapshot.status == "in_progress":
@@ -680,7 +715,7 @@ class VideoService:
         assert record.video_id is not None
         connection = await self.connection()
         video_id = record.video_id
-        out_dir = self.runtime.settings.output_dir
+        out_dir = self.output_dir(record.tenant)
         name = file_stem(video_id)  # an id is never a path: a LiteLLM base64 id is named by its hash
         stem = name if variant == "video" else f"{name}.{variant}"
         for extension in dict.fromkeys((_DEFAULT_EXTENSION[variant], *_EXTENSIONS.values())):
@@ -773,19 +808,20 @@ class VideoService:
             return record
         lock = self._collecting.setdefault(record.video_id, anyio.Lock())
         async with lock:
-            record = await self.ledger.get(record.video_id) or record
+            record = await self.ledger.get(record.tenant, record.video_id) or record
             if record.video_path or record.video_id is None:
                 return record
             if record.assets_expired():
-                return await self.ledger.update_from_provider(record.video_id, "expired")
+                return await self.ledger.update_from_provider(record.tenant, record.video_id, "expired")
             try:
                 video = await self.download(record, "video")
             except ProviderError as exc:
                 if exc.status in (404, 410) and "expire" in exc.error.message.lower():
-                    return await self.ledger.update_from_provider(record.video_id, "expired")
+                    return await self.ledger.update_from_provider(record.tenant, record.video_id, "expired")
                 raise self._provider_failure(exc, record) from None
             images = {variant: await self._image_asset(record, variant) for variant in ("thumbnail", "spritesheet")}
             return await self.ledger.set_files(
+                record.tenant,
                 record.video_id,
                 video_path=video,
                 thumbnail_path=images["thumbnail"],
@@ -852,7 +888,7 @@ class VideoService:
         except ProviderError as exc:
             raise self._provider_failure(exc, record) from None
         if variant == "video":
-            record = await self.ledger.set_files(record.video_id, video_path=path)
+            record = await self.ledger.set_files(record.tenant, record.video_id, video_path=path)
         return record, path
 
     # -- deleting and listing --------------------------------------------------------------------------------
@@ -884,10 +920,11 @@ class VideoService:
             if exc.status != 404:
                 raise self._provider_failure(exc, record) from None
         self.gate.forget(record.video_id)
-        return await self.ledger.update_from_provider(record.video_id, "deleted")
+        return await self.ledger.update_from_provider(record.tenant, record.video_id, "deleted")
 
     async def listing(self, limit: int, refresh: bool) -> Listing:
-        records = await self.ledger.list(limit=limit)
+        tenant = current_tenant()
+        records = await self.ledger.list(tenant.id, limit=limit)
         if refresh:
             refreshed = []
             for record in records:
@@ -898,11 +935,10 @@ class VideoService:
                     logger.info("refresh of %s failed: %s", record.local_id, exc)
                 refreshed.append(record)
             records = tuple(refreshed)
-        settings = self.runtime.settings
         return Listing(
             records=records,
-            provider_budget=await self.ledger.budget(settings.daily_budget_usd, pool="provider"),
-            sandbox_budget=await self.ledger.budget(settings.sandbox_daily_budget_usd, pool="sandbox"),
+            provider_budget=await self.ledger.budget(tenant.id, self.daily_limit(tenant, False), pool="provider"),
+            sandbox_budget=await self.ledger.budget(tenant.id, self.daily_limit(tenant, True), pool="sandbox"),
         )
 
 
