@@ -64,7 +64,7 @@ class Cluster:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
     def create_database(self) -> str:
         name = "t_" + uuid.uuid4().hex[:16]
