@@ -79,9 +79,8 @@ OPTIONS: tuple[Option, ...] = (
         "database_url",
         "SORA_MCP_DATABASE_URL",
         "--database-url",
-        "postgresql://user:password@host/db puts the job ledger in PostgreSQL (for replicas); default: a SQLite "
-        "file in SORA_MCP_HOME",
-        secret=True,
+        "postgresql://user:password@host/db puts the job ledger in PostgreSQL (for replicas; its password is never "
+        "shown); default: a SQLite file in SORA_MCP_HOME",
     ),
     Option("output_dir", "SORA_MCP_OUTPUT_DIR", "--output-dir", "where videos, thumbnails and fitted images go"),
     Option("daily_budget_usd", "SORA_MCP_DAILY_BUDGET_USD", "--daily-budget", "USD per day; 0 forbids creating"),

@@ -44,6 +44,7 @@ def test_output_dir_is_never_the_working_directory(tmp_path: Path) -> None:
         ({"SORA_MCP_DAILY_BUDGET_USD": "-1"}, "must be 0 or more"),
         ({"SORA_MCP_READ_ONLY": "maybe"}, "is not a boolean"),
         ({"SORA_MCP_SANDBOX_TIME_SCALE": "0"}, "must be greater than 0"),
+        ({"SORA_MCP_DATABASE_URL": "mysql://x@h/db"}, "SORA_MCP_DATABASE_URL='mysql://x@h/db' is not a database URL"),
     ],
 )
 def test_bad_settings_say_what_and_how_to_fix(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -65,6 +66,20 @@ def test_config_command_reports_sources_and_hides_the_key(
     assert "flag" in profile_line and "apiyi" in profile_line
     base_line = next(line for line in out.splitlines() if line.strip().startswith("base_url "))
     assert "env" in base_line and "gateway.example" in base_line
+
+
+def test_config_shows_where_the_database_is_but_never_its_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORA_MCP_DATABASE_URL", "postgresql://sora:pw-canary-42@db.internal:5432/jobs?password=q-99")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.strip().startswith("database_url "))
+    assert "SORA_MCP_DATABASE_URL" in line and "env" in line
+    assert "postgresql://sora:***@db.internal:5432/jobs?password=***" in line
+    assert "pw-canary-42" not in out and "q-99" not in out
+    assert main(["config", "--database-url", "sqlite:////srv/ledger.sqlite3"]) == 0
+    assert "sqlite:////srv/ledger.sqlite3" in capsys.readouterr().out
 
 
 def test_cli_reports_bad_configuration_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ into views; every rule lives here and every refusal is a `ToolError`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -132,6 +133,7 @@ class VideoService:
         self._collecting: dict[str, anyio.Lock] = {}
         self._asset_problems: dict[str, str] = {}
         self._resumed = False
+        self._swept: set[Path] = set()
 
     @property
     def ledger(self) -> Ledger:
@@ -716,6 +718,10 @@ class VideoService:
         connection = await self.connection()
         video_id = record.video_id
         out_dir = self.output_dir(record.tenant)
+        if out_dir not in self._swept and record.tenant != LOCAL.id:  # the local folder is swept on connecting
+            self._swept.add(out_dir)
+            with contextlib.suppress(OSError):
+                await anyio.to_thread.run_sync(remove_leftover_parts, out_dir)
         name = file_stem(video_id)  # an id is never a path: a LiteLLM base64 id is named by its hash
         stem = name if variant == "video" else f"{name}.{variant}"
         for extension in dict.fromkeys((_DEFAULT_EXTENSION[variant], *_EXTENSIONS.values())):
