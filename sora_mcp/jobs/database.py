@@ -38,7 +38,8 @@ from sora_mcp.jobs.schema import JOBS, METADATA, POSTGRES_MIGRATIONS, SCHEMA_TAB
 logger = logging.getLogger(__name__)
 
 LEDGER_FILE = "ledger.sqlite3"
-_IMMEDIATE = "sora_mcp_immediate"
+_MODE = "sora_mcp_sqlite_transaction"
+"""Execution option for SQLite: 'write' begins IMMEDIATE, 'single' (one statement) begins nothing, else BEGIN."""
 _MIGRATION_LOCK = 0x50_52_41_4D_43_50  # any fixed 64-bit number: the advisory lock held while migrating
 
 
@@ -109,7 +110,11 @@ class Database:
     def _create_engine(self) -> AsyncEngine:
         if not self.location.is_sqlite:
             return create_async_engine(self.location.url, pool_size=5, max_overflow=15, pool_timeout=30)
-        engine = create_async_engine(self.location.url, connect_args={"timeout": self._busy_timeout_s})
+        # Every transaction is ended explicitly, so the pool's reset-on-return rollback would be one more wasted
+        # round trip to aiosqlite's thread per call.
+        engine = create_async_engine(
+            self.location.url, connect_args={"timeout": self._busy_timeout_s}, pool_reset_on_return=None
+        )
         timeout_ms = int(self._busy_timeout_s * 1000)
         busy_timeout_s = self._busy_timeout_s
 
@@ -126,7 +131,11 @@ class Database:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+            mode = conn.get_execution_options().get(_MODE)
+            if mode == "write":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif mode != "single":  # one SELECT is its own consistent snapshot: no BEGIN needed
+                conn.exec_driver_sql("BEGIN")
 
         return engine
 
@@ -164,11 +173,15 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """One read transaction (a consistent snapshot on SQLite; each statement's own on PostgreSQL)."""
+        """A connection for one read statement (its own consistent snapshot; on SQLite without a BEGIN, which
+        would cost one more round trip to the driver's thread)."""
         engine = await self._open()
         with self._translated():
-            async with engine.connect() as conn, conn.begin():
-                yield conn
+            async with engine.connect() as conn:
+                if self.location.is_sqlite:
+                    await conn.execution_options(**{_MODE: "single"})
+                async with conn.begin():
+                    yield conn
 
     @asynccontextmanager
     async def write(self, tenant: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -179,7 +192,7 @@ class Database:
             async with self._writer:
                 with self._translated():
                     async with engine.connect() as conn:
-                        await conn.execution_options(**{_IMMEDIATE: True})
+                        await conn.execution_options(**{_MODE: "write"})
                         async with conn.begin():
                             yield conn
             return
@@ -194,7 +207,7 @@ class Database:
     async def _migrate_sqlite(self, engine: AsyncEngine) -> None:
         """Bring the file to `SCHEMA_VERSION` in one immediate transaction (safe when processes start together)."""
         async with engine.connect() as conn:
-            await conn.execution_options(**{_IMMEDIATE: True})
+            await conn.execution_options(**{_MODE: "write"})
             async with conn.begin():
                 found = int((await conn.exec_driver_sql("PRAGMA user_version")).scalar_one())
                 self._check_version(found)
