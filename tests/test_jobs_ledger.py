@@ -245,6 +245,24 @@ async def test_claim_retrieve_spaces_retrieves_across_instances(open_ledger: Ope
         await one.claim_retrieve("b", "video_1")  # another tenant cannot even claim it
 
 
+async def test_one_download_claim_at_a_time_across_instances_until_the_lease_runs_out(open_ledger: Opener) -> None:
+    clock = Clock()
+    one = open_ledger(clock=clock)
+    two = open_ledger(clock=clock)
+    await one.attach_video_id("local", (await record(one)).local_id, "video_1", status="completed")
+    assert await one.claim_download("local", "video_1", lease_s=60) is True
+    assert await two.claim_download("local", "video_1", lease_s=60) is False
+    clock.now += 61  # the claimer died: the lease ran out
+    assert await two.claim_download("local", "video_1", lease_s=60) is True
+    await two.release_download("local", "video_1")  # its download failed: the next caller may try at once
+    assert await one.claim_download("local", "video_1", lease_s=60) is True
+    await one.set_files("local", "video_1", video_path="/out/video_1.mp4")
+    clock.now += 120
+    assert await two.claim_download("local", "video_1", lease_s=60) is False  # downloaded: nothing to claim
+    with pytest.raises(JobNotFound):
+        await two.claim_download("b", "video_1", lease_s=60)
+
+
 def test_fingerprint_is_stable_and_sensitive_to_every_part() -> None:
     base: dict[str, Any] = {"model": "sora-2", "seconds": 4, "size": "720x1280", "prompt": "p", "reference_sha256": "r"}
     fp = request_fingerprint(**base)

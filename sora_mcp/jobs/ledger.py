@@ -427,6 +427,25 @@ class Ledger:
             await conn.execute(sa.update(JOBS).where(JOBS.c.local_id == row.local_id).values(last_retrieve_at=now))
             return True
 
+    async def claim_download(self, tenant: str, job_id: str, lease_s: float) -> bool:
+        """True if this caller should download the job's files now: none are recorded yet and no other caller
+        (in any process or replica) claimed them in the last `lease_s` (a claimer that died lets the lease run
+        out). The claim ends when `set_files` records the video, or with `release_download`."""
+        async with self._db.write() as conn:
+            row = await self._require(conn, tenant, job_id)
+            now = self._clock()
+            claimed = row.download_claimed_at
+            if row.video_path is not None or (claimed is not None and 0 <= now - float(claimed) < lease_s):
+                return False
+            await conn.execute(sa.update(JOBS).where(JOBS.c.local_id == row.local_id).values(download_claimed_at=now))
+            return True
+
+    async def release_download(self, tenant: str, job_id: str) -> None:
+        """Give up a download claim (the download failed), so the next caller tries at once."""
+        async with self._db.write() as conn:
+            row = await self._require(conn, tenant, job_id)
+            await conn.execute(sa.update(JOBS).where(JOBS.c.local_id == row.local_id).values(download_claimed_at=None))
+
     # -- reads ---------------------------------------------------------------------------------------------
 
     async def _select(self, query: sa.Select[Any]) -> tuple[JobRecord, ...]:

@@ -161,6 +161,8 @@ class JobRecord:
     parent_id: str | None = None
     """The long-video plan (its local id) this job is a segment of."""
     segment: int | None = None
+    download_claimed_at: float | None = None
+    """When a process (of any replica) took on downloading the files; see `Ledger.claim_download`."""
 
     @property
     def sandbox(self) -> bool:

@@ -113,8 +113,9 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         # v3: tenants (every row belongs to one; files from before belong to the local tenant), long-video plans
-        # (kind 'long'; a segment names its plan in parent_id and its index in segment), and `seq`, the insertion
-        # order as a column (the old rowid, kept) so both databases order equal times the same way.
+        # (kind 'long'; a segment names its plan in parent_id and its index in segment), the download claim that
+        # lets one of several processes fetch a job's files, and `seq`, the insertion order as a column (the old
+        # rowid, kept) so both databases order equal times the same way.
         """
         CREATE TABLE jobs_v3 (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -152,7 +153,8 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_retrieve_at REAL,
             idempotency_key TEXT,
             parent_id TEXT,
-            segment INTEGER CHECK (segment >= 0)
+            segment INTEGER CHECK (segment >= 0),
+            download_claimed_at REAL
         )
         """,
         """
@@ -227,6 +229,7 @@ JOBS = sa.Table(
     sa.Column("idempotency_key", sa.Text),
     sa.Column("parent_id", sa.Text),
     sa.Column("segment", sa.Integer, sa.CheckConstraint("segment >= 0")),
+    sa.Column("download_claimed_at", sa.Float),
     sa.Index("jobs_by_tenant_day", "tenant", "day", "status"),
     sa.Index("jobs_by_tenant_created", "tenant", "created_at"),
     sa.Index("jobs_by_status", "status", "created_at"),

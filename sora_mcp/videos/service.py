@@ -57,6 +57,10 @@ LIST_TIMEOUT_SECONDS = 10.0
 DOWNLOAD_TIMEOUT_SECONDS = 20.0
 """Bounds opening a download and each read of its body, not the whole transfer."""
 RECONCILE_WINDOW_SECONDS = 600.0
+DOWNLOAD_LEASE_SECONDS = 120.0
+"""How long a download claimed by one process (or replica) keeps the others from starting the same download."""
+OTHER_DOWNLOAD_WAIT_SECONDS = 10.0
+"""How long a status call waits for another process's download to land before answering without the files."""
 RETRIEVE_INTERVAL_SECONDS = 1.0
 """At most one retrieve per job per second, across every caller in every process sharing the ledger."""
 _EXTENSIONS = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png"}
@@ -819,20 +823,40 @@ class VideoService:
                 return record
             if record.assets_expired():
                 return await self.ledger.update_from_provider(record.tenant, record.video_id, "expired")
+            if not await self.ledger.claim_download(record.tenant, record.video_id, DOWNLOAD_LEASE_SECONDS):
+                return await self._downloaded_elsewhere(record)
             try:
-                video = await self.download(record, "video")
-            except ProviderError as exc:
-                if exc.status in (404, 410) and "expire" in exc.error.message.lower():
-                    return await self.ledger.update_from_provider(record.tenant, record.video_id, "expired")
-                raise self._provider_failure(exc, record) from None
-            images = {variant: await self._image_asset(record, variant) for variant in ("thumbnail", "spritesheet")}
-            return await self.ledger.set_files(
-                record.tenant,
-                record.video_id,
-                video_path=video,
-                thumbnail_path=images["thumbnail"],
-                spritesheet_path=images["spritesheet"],
-            )
+                return await self._collect_claimed(record)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.ledger.release_download(record.tenant, record.video_id)
+                raise
+
+    async def _collect_claimed(self, record: JobRecord) -> JobRecord:
+        assert record.video_id is not None
+        try:
+            video = await self.download(record, "video")
+        except ProviderError as exc:
+            if exc.status in (404, 410) and "expire" in exc.error.message.lower():
+                return await self.ledger.update_from_provider(record.tenant, record.video_id, "expired")
+            raise self._provider_failure(exc, record) from None
+        images = {variant: await self._image_asset(record, variant) for variant in ("thumbnail", "spritesheet")}
+        return await self.ledger.set_files(
+            record.tenant,
+            record.video_id,
+            video_path=video,
+            thumbnail_path=images["thumbnail"],
+            spritesheet_path=images["spritesheet"],
+        )
+
+    async def _downloaded_elsewhere(self, record: JobRecord) -> JobRecord:
+        """Another process (a replica) is downloading this job: its files, once the ledger has them, briefly."""
+        assert record.video_id is not None
+        with anyio.move_on_after(OTHER_DOWNLOAD_WAIT_SECONDS):
+            while not record.video_path:
+                await anyio.sleep(0.2)
+                record = await self.ledger.get(record.tenant, record.video_id) or record
+        return record
 
     async def _image_asset(self, record: JobRecord, variant: Literal["thumbnail", "spritesheet"]) -> Path | None:
         """A thumbnail or spritesheet is a bonus: a broken one is reported, never a reason to fail the job."""
