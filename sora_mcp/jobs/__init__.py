@@ -19,8 +19,6 @@ from sora_mcp.jobs.errors import JobNotFound, LedgerConflict, LedgerError, Ledge
 from sora_mcp.jobs.ledger import Ledger
 from sora_mcp.jobs.polling import POLL_AFTER_HEADER, PollPolicy, RetrieveGate, poll_after_ms
 from sora_mcp.jobs.records import (
-    ACTIVE_STATUSES,
-    TERMINAL_STATUSES,
     JobIntent,
     JobKind,
     JobRecord,
@@ -29,9 +27,7 @@ from sora_mcp.jobs.records import (
 )
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "POLL_AFTER_HEADER",
-    "TERMINAL_STATUSES",
     "Body",
     "BudgetExceeded",
     "BudgetSnapshot",

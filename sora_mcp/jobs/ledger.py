@@ -88,8 +88,8 @@ def _by_id(tenant: str, job_id: str) -> sa.ColumnElement[bool]:
 
 
 class Ledger:
-    """The ledger on one database; one instance per process (it pools its connections). Use it from one event
-    loop; it opens (creating the file or tables, migrating) on first use and reopens never after `close()`."""
+    """The ledger on one database; one instance per process (it pools its connections), used from one event
+    loop. It opens (creating the file or the tables, migrating) on first use; after `close()` it refuses work."""
 
     def __init__(
         self, location: Location, *, clock: Callable[[], float] = time.time, busy_timeout_s: float = 5.0

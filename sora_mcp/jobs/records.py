@@ -20,12 +20,8 @@ JobStatus = Literal[
 ]
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
-ACTIVE_STATUSES: tuple[JobStatus, ...] = ("queued", "in_progress")
-RESERVED_STATUSES: tuple[JobStatus, ...] = ("creating", "unknown")
-"""The create's answer is not known yet: the cost stays reserved until reconciliation says which way."""
 UNBILLED_STATUSES: tuple[JobStatus, ...] = ("failed", "create_failed")
 """Providers do not bill failed, blocked or cancelled jobs, nor creates they refused: the budget releases them."""
-TERMINAL_STATUSES: tuple[JobStatus, ...] = ("completed", "failed", "create_failed", "expired", "deleted")
 Pool = Literal["sandbox", "provider"]
 """Spend is counted per pool: playing with the sandbox never blocks real work."""
 
@@ -163,10 +159,6 @@ class JobRecord:
     segment: int | None = None
     download_claimed_at: float | None = None
     """When a process (of any replica) took on downloading the files; see `Ledger.claim_download`."""
-
-    @property
-    def sandbox(self) -> bool:
-        return self.backend == "sandbox"
 
     @property
     def cost_usd(self) -> float | None:
