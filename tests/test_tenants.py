@@ -138,6 +138,8 @@ async def test_a_tenants_own_daily_budget_applies_to_it_alone(tmp_path: Path, pr
         assert not first.is_error, text_of(first)
         refused = error_of(await small.call("create_video", {"prompt": "two", "video": SORA2_4S, "wait_seconds": 0}))
         assert refused["code"] == "budget_exceeded" and "$0.50" in refused["message"]
+        assert "the daily budget your access token grants" in refused["message"]
+        assert "SORA_MCP_DAILY_BUDGET_USD" not in refused["message"] + refused["fix"]
         for n in range(3):  # the server's $10 for everyone else, whatever "small" spent
             made = await default.call("create_video", {"prompt": f"d{n}", "video": SORA2_4S, "wait_seconds": 0})
             assert not made.is_error, text_of(made)

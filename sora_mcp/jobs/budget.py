@@ -75,6 +75,11 @@ class BudgetExceeded(SoraMcpError):
 
     def _explain(self) -> str:
         if self.limit_usd <= 0:
+            if not self.setting.isidentifier():  # not a variable: a limit granted elsewhere (a tenant's token)
+                return (
+                    f"Creating videos is turned off: {self.setting} is $0. Ask for a token with a positive daily "
+                    "budget to allow it; status, listing and downloads keep working."
+                )
             return (
                 f"Creating videos is turned off: the daily budget is $0 ({self.setting}=0). "
                 f"Set {self.setting} to a positive number of USD per UTC day to allow it; "

@@ -183,7 +183,13 @@ class Ledger:
     # -- writes --------------------------------------------------------------------------------------------
 
     async def record_intent(
-        self, tenant: str, intent: JobIntent, *, daily_limit_usd: float, duplicate_window_s: float = 0.0
+        self,
+        tenant: str,
+        intent: JobIntent,
+        *,
+        daily_limit_usd: float,
+        duplicate_window_s: float = 0.0,
+        limit_source: str | None = None,
     ) -> JobRecord:
         """Write the job down as `creating` and reserve its estimate, before the create request is sent.
 
@@ -199,6 +205,8 @@ class Ledger:
 
         A segment (`intent.parent_id`) takes its cost out of its plan's remaining reservation (the plan's cost
         floored at 0) and counts on the plan's day; only what the plan no longer covers is admitted.
+
+        `limit_source` is what a refusal names as the limit's origin (default: the pool's environment variable).
         """
         estimate = None if intent.estimated_cost_usd is None else to_micros(intent.estimated_cost_usd)
         limit = to_micros(max(0.0, daily_limit_usd))
@@ -217,7 +225,9 @@ class Ledger:
             needed = (estimate or 0) - moved
             if needed > 0 or moved == 0:
                 spent = await self._spent_micros(conn, tenant, day, "sandbox" if sandbox else "provider")
-                setting = "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
+                setting = limit_source or (
+                    "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
+                )
                 try:
                     admit(day=day, limit_micros=limit, spent_micros=spent, requested_micros=needed, setting=setting)
                 except Exception:

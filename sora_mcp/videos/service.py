@@ -61,6 +61,8 @@ DOWNLOAD_LEASE_SECONDS = 120.0
 """How long a download claimed by one process (or replica) keeps the others from starting the same download."""
 OTHER_DOWNLOAD_WAIT_SECONDS = 10.0
 """How long a status call waits for another process's download to land before answering without the files."""
+TENANT_BUDGET = "the daily budget your access token grants"
+"""How a refusal names a tenant's own limit (set where its token is issued, not by a variable of this server)."""
 RETRIEVE_INTERVAL_SECONDS = 1.0
 """At most one retrieve per job per second, across every caller in every process sharing the ledger."""
 _EXTENSIONS = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png"}
@@ -422,6 +424,7 @@ class VideoService:
                 intent,
                 daily_limit_usd=self.daily_limit(tenant, sandbox),
                 duplicate_window_s=settings.duplicate_window_seconds,
+                limit_source=None if sandbox or tenant.daily_budget_usd is None else TENANT_BUDGET,
             )
         except BudgetExceeded as exc:
             raise self._refuse(
