@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from sora_mcp.http.access import MCP_PATH, public_url
 from sora_mcp.http.app import build_http_app
@@ -17,10 +18,10 @@ KEEP_ALIVE_SECONDS = 5
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
-def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    built = build_http_app(settings)
+def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """How uvicorn serves `app`: the bounded h11 protocol, short keep-alive, no websockets, no proxy headers."""
     return uvicorn.Config(
-        built.app,
+        app,
         host=settings.host,
         port=settings.port,
         http=BoundedH11Protocol,
@@ -36,7 +37,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
 
 
 def serve_http(settings: Settings) -> int:
-    config = uvicorn_config(settings)
+    config = uvicorn_config(settings, build_http_app(settings).app)
     mode = "OAuth" if settings.oauth_issuer else "bearer tokens" if settings.token_file else "no auth (loopback)"
     logger.warning(
         "serving streamable HTTP at %s%s (bind %s:%d, %s); backend %s, profile %s",
