@@ -87,6 +87,6 @@ async def mcp_client(url: str, mode: str, token: str | None = None, **options: A
     headers = {"Authorization": f"Bearer {token}"} if token else None
     async with (
         create_mcp_http_client(headers=headers) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client,
     ):
         yield client
