@@ -25,6 +25,7 @@ from sora_mcp.http.downloads import download_route
 from sora_mcp.http.limits import RequestBounds
 from sora_mcp.http.links import LinkSigner, SignedLinks
 from sora_mcp.http.secret import derived_key, link_secret
+from sora_mcp.http.stateless import NoSessions
 from sora_mcp.runtime import Runtime
 from sora_mcp.server import build_server
 from sora_mcp.settings import Settings
@@ -79,7 +80,9 @@ def build_http_app(settings: Settings, runtime: Runtime | None = None) -> HttpAp
         transport_security=transport_security(settings),
         host=settings.host,
     )
-    return HttpApp(app=RequestBounds(starlette), starlette=starlette, signer=signer, service=service)
+    return HttpApp(
+        app=RequestBounds(NoSessions(starlette, MCP_PATH)), starlette=starlette, signer=signer, service=service
+    )
 
 
 async def _healthz(_: Request) -> Response:
