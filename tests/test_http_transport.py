@@ -16,7 +16,7 @@ from sora_mcp.sandbox import SandboxServer
 from sora_mcp.server import build_server
 from sora_mcp.settings import Settings
 from tests.http_support import ERAS, http_server, mcp_client
-from tests.videos_support import CANARY_KEY, SORA2_4S, structured, text_of
+from tests.videos_support import CANARY_KEY, SORA2_4S, error_of, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +149,21 @@ def test_unsafe_or_incomplete_binds_are_refused_in_one_line(
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], completed.stderr
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_remote_client_cannot_read_image_files_on_the_server(tmp_path: Path, mode: str) -> None:
+    """Over HTTP a client's roots name its own machine's folders: no file here is readable unless the operator
+    set SORA_MCP_ALLOWED_DIRS (images travel as data: URLs)."""
+    from tests.interop.support import write_png
+
+    image = write_png(tmp_path / "secret.png", 64, 36)
+    with http_server(tmp_path, {**PROVIDER_ENV, "SORA_MCP_ALLOWED_DIRS": ""}) as running:
+        async with mcp_client(running.mcp_url, mode) as client:
+            refused = await client.call_tool("fit_reference_image", {"image": str(image), "size": "1280x720"})
+            created = await client.call_tool(
+                "create_video", {"prompt": "p", "video": SORA2_4S, "reference_image": str(image), "wait_seconds": 0}
+            )
+    for result in (refused, created):
+        error = error_of(result)
+        assert error["stage"] == "image" and "data: URL" in error["message"], error
