@@ -90,12 +90,18 @@ async def test_a_video_over_http_with_progress_and_signed_links(
             assert any(isinstance(b, ImageContent) for b in created.content)  # the thumbnail stays inline
             resource = await client.read_resource(f"sora://videos/{job['video_id']}")
             assert '"video": "' + running.url + "/downloads/" in resource.contents[0].text  # type: ignore[union-attr]
+            listed = structured(await client.call_tool("list_videos", {}))
+            assert listed["jobs"][0]["files"]["video"].startswith(running.url + "/downloads/")
+            fetched = await client.call_tool("download_video", {"video_id": job["video_id"], "variant": "video"})
+            again = [str(b.uri) for b in fetched.content if isinstance(b, ResourceLink)]
+            assert again[0].startswith(running.url + "/downloads/") and again[0] in text_of(fetched)
         async with httpx.AsyncClient() as http:
             video = await http.get(files["video"])
+            video_again = await http.get(again[0])
             ranged = await http.get(files["video"], headers={"Range": "bytes=0-99"})
             thumbnail = await http.get(files["thumbnail"])
     on_disk = next((tmp_path / "out").glob("*.mp4")).read_bytes()
-    assert video.status_code == 200 and video.content == on_disk
+    assert video.status_code == 200 and video.content == on_disk and video_again.content == on_disk
     assert video.headers["content-type"] == "video/mp4" and video.headers["accept-ranges"] == "bytes"
     assert ranged.status_code == 206 and ranged.content == on_disk[:100]
     assert ranged.headers["content-range"] == f"bytes 0-99/{len(on_disk)}"
