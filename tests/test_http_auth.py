@@ -284,3 +284,25 @@ async def test_bearer_tenant_and_budget_arrive(tmp_path: Path, provider_sandbox:
     with http_server(tmp_path, env) as running:
         job = await _render(running, token)
         assert _tenant_of_link(running, job["files"]["video"]) == ("team-a", 3.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("team-a", "expected 'sha256:<hex> <tenant> [<daily budget USD>]'"),
+        ("sha256:abcd team-a", "the hash is not 64 hexadecimal digits"),
+        ("sha256:" + "0" * 64 + " team-a lots", "the daily budget 'lots' is not a number"),
+        ("sha256:" + "0" * 64 + " team-a -1", "the daily budget '-1' is not a number"),
+    ],
+)
+def test_an_unusable_token_file_is_refused_at_startup_naming_the_line(tmp_path: Path, line: str, problem: str) -> None:
+    tokens = _token_file(tmp_path / "tokens", line)
+    completed = subprocess.run(
+        [sys.executable, "-m", "sora_mcp", "serve", "--transport", "http", "--token-file", str(tokens)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sora-mcp: {tokens}:2: ") and problem in lines[0], lines
