@@ -80,12 +80,13 @@ def _thumbnail_content(path: str | None) -> list[ContentBlock]:
 
 def _links(record: JobRecord, delivery: Delivery | None) -> list[ContentBlock]:
     links: list[ContentBlock] = []
-    for variant, path, mime in (
+    shown: tuple[tuple[Variant, str | None, str], ...] = (
         ("video", record.video_path, "video/mp4"),
         ("spritesheet", record.spritesheet_path, "image/jpeg"),
-    ):
+    )
+    for variant, path, mime in shown:
         if path:
-            uri = Path(path).as_uri() if delivery is None else delivery.address(record, variant)  # type: ignore[arg-type]
+            uri = Path(path).as_uri() if delivery is None else delivery.address(record, variant)
             links.append(ResourceLink(type="resource_link", uri=uri or "", name=Path(path).name, mime_type=mime))
     return links
 
