@@ -16,6 +16,8 @@ logger = logging.getLogger("sora_mcp")
 
 KEEP_ALIVE_SECONDS = 5
 GRACEFUL_SHUTDOWN_SECONDS = 10
+MAX_CONNECTIONS = 512
+"""Past this many open connections or requests in flight uvicorn answers 503 instead of taking on more work."""
 
 
 def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
@@ -30,6 +32,7 @@ def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=MAX_CONNECTIONS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",
