@@ -95,6 +95,10 @@ async def test_a_video_over_http_with_progress_and_signed_links(
             fetched = await client.call_tool("download_video", {"video_id": job["video_id"], "variant": "video"})
             again = [str(b.uri) for b in fetched.content if isinstance(b, ResourceLink)]
             assert again[0].startswith(running.url + "/downloads/") and again[0] in text_of(fetched)
+            deleted = await client.call_tool("delete_video", {"video_id": job["video_id"]})
+            kept = structured(deleted)["kept_files"]
+            assert len(kept) == 3 and all(k.startswith(running.url + "/downloads/") for k in kept)
+            assert str(tmp_path) not in text_of(deleted)
         async with httpx.AsyncClient() as http:
             video = await http.get(files["video"])
             video_again = await http.get(again[0])

@@ -262,6 +262,9 @@ class VideoTools:
         record = await self.service.delete(video_id.strip())
         assert record.video_id is not None
         kept = [p for p in (record.video_path, record.thumbnail_path, record.spritesheet_path) if p]
+        if self.delivery is not None:  # a remote client gets the links, not the server's paths
+            variants: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+            kept = [a for a in (self.delivery.address(record, v) for v in variants) if a]
         text = f"Deleted {record.video_id} at the provider." + (f" Local files kept: {', '.join(kept)}" if kept else "")
         return ok(text, DeletedVideo(video_id=record.video_id, deleted=True, kept_files=kept))
 
