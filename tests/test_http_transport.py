@@ -148,6 +148,8 @@ def _serve(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ((), "no auth configured"),
         (("--token-file", "/nonexistent/tokens"), "is not a file"),
         (("--oauth-issuer", "https://issuer.example"), "needs SORA_MCP_OAUTH_JWKS_URL"),
+        (("--no-auth", "--link-secret", "short"), "SORA_MCP_LINK_SECRET must be at least 32 characters"),
+        (("--no-auth", "--public-url", "mcp.example.com"), "is not an http(s) URL"),
     ],
 )
 def test_unsafe_or_incomplete_binds_are_refused_in_one_line(

@@ -49,11 +49,12 @@ class HttpApp:
 
 def build_http_app(settings: Settings, runtime: Runtime | None = None) -> HttpApp:
     """Build the app for `settings`; `SettingsError` (one line) for a bind that would serve without auth."""
+    base = public_url(settings)
     access = access_for(settings)
     runtime = runtime or Runtime.create(settings)
     service = VideoService(runtime, Backend(runtime))
     secret = link_secret(settings)
-    signer = LinkSigner(secret, public_url(settings), settings.link_ttl_seconds)
+    signer = LinkSigner(secret, base, settings.link_ttl_seconds)
     server = build_server(
         settings,
         runtime,
