@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from mcp import Client
-from mcp.types import ImageContent, ResourceLink
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ImageContent, ListRootsResult, ResourceLink, Root
 
 from sora_mcp.sandbox import SandboxServer
 from sora_mcp.server import build_server
@@ -179,3 +181,49 @@ async def test_a_remote_client_cannot_read_image_files_on_the_server(tmp_path: P
     for result in (refused, created):
         error = error_of(result)
         assert error["stage"] == "image" and "data: URL" in error["message"], error
+
+
+class RoundRobin(httpx2.AsyncBaseTransport):
+    """A load balancer in the client: each request goes to the next replica in turn."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = ports
+        self.sent: list[int] = []
+        self.inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = self.ports[len(self.sent) % len(self.ports)]
+        self.sent.append(port)
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_multi_round_trip_call_spans_replicas(tmp_path: Path, provider_sandbox: SandboxServer) -> None:
+    """2026-07-28: create_video asks a roots-capable client for its roots (`input_required`, state sealed by one
+    replica); the retry lands on the other replica, which opens the state with the deployment's shared key."""
+    asked: list[int] = []
+
+    async def list_roots(context: object) -> ListRootsResult:
+        asked.append(1)
+        return ListRootsResult(roots=[Root(uri="file:///somewhere/on/the/client")])  # type: ignore[arg-type]
+
+    env = provider_env(provider_sandbox)
+    with http_server(tmp_path, env) as a, http_server(tmp_path, env) as b:
+        ports = [int(a.url.rsplit(":", 1)[1]), int(b.url.rsplit(":", 1)[1])]
+        balancer = RoundRobin(ports)
+        async with (
+            httpx2.AsyncClient(transport=balancer, timeout=httpx2.Timeout(30, read=120)) as http,
+            Client(
+                streamable_http_client(a.mcp_url, http_client=http), mode="auto", list_roots_callback=list_roots
+            ) as client,
+        ):
+            assert client.protocol_version == "2026-07-28"
+            created = await client.call_tool(
+                "create_video", {"prompt": "across replicas", "video": SORA2_4S, "wait_seconds": 0}
+            )
+    assert not created.is_error, text_of(created)
+    assert asked == [1] and set(balancer.sent) == set(ports)
+    assert provider_sandbox.state.job_ids == (structured(created)["video_id"],)
