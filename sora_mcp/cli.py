@@ -26,7 +26,7 @@ from sora_mcp.settings import (
 )
 
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_MODULES: tuple[str, ...] = ("sora_mcp.sandbox.command", "sora_mcp.imaging.command")
+COMMAND_MODULES: tuple[str, ...] = ("sora_mcp.sandbox.command", "sora_mcp.imaging.command", "sora_mcp.http.command")
 """Modules with a `register(subparsers)` function adding their own command."""
 
 BEFORE = "top_"
@@ -65,6 +65,11 @@ def _add_settings(parser: argparse.ArgumentParser, prefix: str) -> None:
                 action="store_const",
                 const="false",
                 help=f"expose every tool [{option.env}=false]",
+            )
+            continue
+        if option.switch:
+            group.add_argument(
+                option.flag, dest=dest, action="store_const", const="true", help=f"{option.help} [{option.env}]"
             )
             continue
         group.add_argument(
@@ -157,6 +162,10 @@ def _configure_logging(level: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     _configure_logging(settings.log_level)
+    if settings.transport == "http":
+        from sora_mcp.http.serve import serve_http
+
+        return serve_http(settings)
     from sora_mcp.server import build_server
 
     server = build_server(settings)
@@ -211,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=_serve, command="serve")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     handlers: dict[str, tuple[Handler, str]] = {
-        "serve": (_serve, "serve MCP over stdio (the default)"),
+        "serve": (_serve, "serve MCP over stdio (the default), or streamable HTTP with --transport http"),
         "config": (_config, "show each setting and where it came from"),
         "demo": (_demo, "walk the whole story as an MCP client against the offline sandbox"),
     }

@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.models import InitializationOptions
+from mcp.server.request_state import RequestStateSecurity
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -27,8 +30,9 @@ from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
 from sora_mcp.tools import catalog_listing, images, validate, videos
 from sora_mcp.videos.backend import Backend
+from sora_mcp.videos.delivery import Delivery
 from sora_mcp.videos.service import VideoService
-from sora_mcp.videos.views import job_view
+from sora_mcp.videos.views import job_view, present
 
 logger = logging.getLogger("sora_mcp")
 
@@ -41,19 +45,19 @@ INSTRUCTIONS = (
 )
 
 
-def tool_specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
+def tool_specs(runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> list[ToolSpec]:
     return [
         *catalog_listing.specs(runtime),
         *validate.specs(runtime),
         *images.specs(runtime),
-        *videos.specs(runtime, service),
+        *videos.specs(runtime, service, delivery),
     ]
 
 
-def build_tools(runtime: Runtime, service: VideoService | None = None) -> list[Tool]:
+def build_tools(runtime: Runtime, service: VideoService | None = None, delivery: Delivery | None = None) -> list[Tool]:
     """Every tool of the server; in read-only mode only those annotated read-only (as github-mcp-server does)."""
     service = service or VideoService(runtime, Backend(runtime))
-    tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in tool_specs(runtime, service)]
+    tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in tool_specs(runtime, service, delivery)]
     if runtime.settings.read_only:
         tools = [t for t in tools if t.annotations is not None and t.annotations.read_only_hint]
     return tools
@@ -117,14 +121,31 @@ def _declare_tools_list_changed(server: MCPServer[Any]) -> None:
     lowlevel.create_initialization_options = create_initialization_options  # type: ignore[method-assign]
 
 
-def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServer:
+def _serve_only_what_exists(server: MCPServer[Any]) -> None:
+    """No prompts: drop the SDK's prompts handlers so `prompts` is not advertised (capabilities derive from them)."""
+    for method in ("prompts/list", "prompts/get"):
+        server._lowlevel_server._request_handlers.pop(method, None)
+
+
+def build_server(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    service: VideoService | None = None,
+    delivery: Delivery | None = None,
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+    request_state_security: RequestStateSecurity | None = None,
+) -> MCPServer:
     """Build the server for `settings`. Raises `CatalogError` / `SettingsError` before serving anything.
 
     With a live catalog (`runtime.live`: the OpenRouter profile on the provider backend) the lifespan also reads
-    the provider's model listing in the background; `initialize` never waits for it.
+    the provider's model listing in the background; `initialize` never waits for it. The keyword arguments are
+    the HTTP transport's (`sora_mcp.http.app`): remote delivery of files, who may call, and the shared key for
+    sealed request state; stdio passes none.
     """
     runtime = runtime or Runtime.create(settings)
-    service = VideoService(runtime, Backend(runtime))
+    service = service or VideoService(runtime, Backend(runtime))
     changes = ToolListChanges() if runtime.live is not None else None
 
     async def apply(catalog: Catalog) -> None:
@@ -133,7 +154,7 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
             return
         before = await _published(server)
         runtime.catalog = catalog
-        tools = {tool.name: tool for tool in build_tools(runtime, service)}
+        tools = {tool.name: tool for tool in build_tools(runtime, service, delivery)}
         server._tool_manager._tools = tools  # the SDK has no public way to replace a Tool object
         if await _published(server) != before and changes is not None:
             told = await changes.send()
@@ -162,11 +183,15 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
         title="Sora video generation",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=build_tools(runtime, service),
+        tools=build_tools(runtime, service, delivery),
         log_level=settings.log_level,  # type: ignore[arg-type]
         lifespan=lifespan,
+        auth=auth,
+        token_verifier=token_verifier,
+        request_state_security=request_state_security,
         **live_options,
     )
+    _serve_only_what_exists(server)
     if changes is not None:
         _declare_tools_list_changed(server)
 
@@ -182,6 +207,7 @@ def build_server(settings: Settings, runtime: Runtime | None = None) -> MCPServe
             record = await service.lookup(video_id)
         except ToolError as exc:
             raise ResourceNotFoundError(exc.info.text()) from None
-        return runtime.scrub(json.dumps(job_view(record, runtime.backend_label).model_dump(mode="json"), indent=2))
+        view = present(job_view(record, runtime.backend_label), record, delivery)
+        return runtime.scrub(json.dumps(view.model_dump(mode="json"), indent=2))
 
     return server

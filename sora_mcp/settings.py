@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 BackendKind = Literal["sandbox", "provider"]
+TransportKind = Literal["stdio", "http"]
 Source = Literal["flag", "env", "default", "derived"]
 _T = TypeVar("_T")
 
@@ -48,6 +49,8 @@ class Option:
     flag: str
     help: str
     secret: bool = False
+    switch: bool = False
+    """A flag without a value (`--no-auth`); its environment variable takes true or false."""
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -106,6 +109,55 @@ OPTIONS: tuple[Option, ...] = (
         "--catalog-max-age",
         "hours the provider's model listing (OpenRouter) is used before it is read again (default 24); 0 never "
         "reads it: the cached copy, else the shipped snapshot",
+    ),
+    Option("transport", "SORA_MCP_TRANSPORT", "--transport", "stdio (default) or http (streamable HTTP)"),
+    Option("host", "SORA_MCP_HOST", "--host", "HTTP: address to bind (default 127.0.0.1)"),
+    Option("port", "SORA_MCP_PORT", "--port", "HTTP: port to bind (default 8000)"),
+    Option(
+        "public_url",
+        "SORA_MCP_PUBLIC_URL",
+        "--public-url",
+        "HTTP: the URL clients reach, e.g. https://mcp.example.com behind a TLS proxy (default http://host:port); "
+        "the OAuth audience is this URL + /mcp",
+    ),
+    Option(
+        "no_auth",
+        "SORA_MCP_NO_AUTH",
+        "--no-auth",
+        "HTTP: serve without authentication (refused unless the bind is loopback)",
+        switch=True,
+    ),
+    Option("token_file", "SORA_MCP_TOKEN_FILE", "--token-file", "HTTP: bearer token file (see `sora-mcp token new`)"),
+    Option("oauth_issuer", "SORA_MCP_OAUTH_ISSUER", "--oauth-issuer", "HTTP: OAuth 2.1 issuer whose JWTs are accepted"),
+    Option("oauth_jwks_url", "SORA_MCP_OAUTH_JWKS_URL", "--oauth-jwks-url", "HTTP: the issuer's JWKS URL"),
+    Option(
+        "oauth_scopes", "SORA_MCP_OAUTH_SCOPES", "--oauth-scopes", "HTTP: scopes every JWT must carry (comma separated)"
+    ),
+    Option(
+        "allowed_hosts",
+        "SORA_MCP_ALLOWED_HOSTS",
+        "--allowed-hosts",
+        "HTTP: Host headers accepted (comma separated, host:* for any port; default loopback and the public URL's)",
+    ),
+    Option(
+        "allowed_origins",
+        "SORA_MCP_ALLOWED_ORIGINS",
+        "--allowed-origins",
+        "HTTP: Origin headers accepted (comma separated; default loopback and the public URL's)",
+    ),
+    Option(
+        "link_secret",
+        "SORA_MCP_LINK_SECRET",
+        "--link-secret",
+        "HTTP: key signing download links and request state; set the same on every replica (default: generated "
+        "once into SORA_MCP_HOME/link-secret)",
+        secret=True,
+    ),
+    Option(
+        "link_ttl_seconds",
+        "SORA_MCP_LINK_TTL_SECONDS",
+        "--link-ttl",
+        "HTTP: seconds a download link works (default 900)",
     ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
@@ -199,6 +251,31 @@ def parse_log_level(text: str) -> str:
     return level
 
 
+def parse_transport(text: str) -> TransportKind:
+    if text == "stdio":
+        return "stdio"
+    if text == "http":
+        return "http"
+    raise InvalidValue("is not a transport; use 'stdio' or 'http'")
+
+
+def parse_port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise InvalidValue("is not a TCP port (1 to 65535)")
+    return int(text)
+
+
+def parse_link_ttl(text: str) -> float:
+    value = _number(text, "is not a number of seconds, e.g. 900")
+    if not 0 < value <= 7 * 24 * 3600:
+        raise InvalidValue("must be more than 0 and at most 604800 seconds (a week)")
+    return value
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def _text(text: str) -> str:
     return text
 
@@ -221,6 +298,13 @@ PARSERS: Mapping[str, Callable[[str], object]] = {
     "log_level": parse_log_level,
     "catalog_max_age_hours": parse_max_age,
     "database_url": parse_database_url,
+    "transport": parse_transport,
+    "port": parse_port,
+    "no_auth": parse_bool,
+    "oauth_scopes": parse_list,
+    "allowed_hosts": parse_list,
+    "allowed_origins": parse_list,
+    "link_ttl_seconds": parse_link_ttl,
 }
 """How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
 the command line so both spellings have the same limits."""
@@ -254,6 +338,20 @@ class Settings:
     """How long a model listing read from the provider is used before it is read again (OpenRouter)."""
     database_url: str | None = None
     """Where the job ledger lives when not in the SQLite file under `home` (PostgreSQL, for replicas)."""
+    transport: TransportKind = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    no_auth: bool = False
+    token_file: Path | None = None
+    oauth_issuer: str | None = None
+    oauth_jwks_url: str | None = None
+    oauth_scopes: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    link_secret: str | None = None
+    link_ttl_seconds: float = 900.0
+    """The HTTP transport's settings (`sora_mcp.http`); stdio reads none of them."""
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
     env_names: Mapping[str, str] = field(default_factory=lambda: {})
     """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
@@ -360,6 +458,11 @@ class Settings:
         url_text = raw("database_url")
         database_url = value("database_url", url_text, parse_database_url) if url_text is not None else None
 
+        def parsed(name: str, parse: Callable[[str], _T], default: _T) -> _T:
+            text = raw(name)
+            return default if text is None else value(name, text, parse)
+
+        token_text = raw("token_file")
         return cls(
             backend=backend,
             api_key=api_key,
@@ -378,6 +481,19 @@ class Settings:
             log_level=log_level,
             catalog_max_age_hours=max_age,
             database_url=database_url,
+            transport=parsed("transport", parse_transport, "stdio"),
+            host=parsed("host", _text, "127.0.0.1"),
+            port=parsed("port", parse_port, 8000),
+            public_url=raw("public_url"),
+            no_auth=parsed("no_auth", parse_bool, False),
+            token_file=Path(token_text).expanduser() if token_text else None,
+            oauth_issuer=raw("oauth_issuer"),
+            oauth_jwks_url=raw("oauth_jwks_url"),
+            oauth_scopes=parsed("oauth_scopes", parse_list, ()),
+            allowed_hosts=parsed("allowed_hosts", parse_list, ()),
+            allowed_origins=parsed("allowed_origins", parse_list, ()),
+            link_secret=raw("link_secret"),
+            link_ttl_seconds=parsed("link_ttl_seconds", parse_link_ttl, 900.0),
             sources=sources,
             env_names=env_names,
         )
@@ -394,6 +510,8 @@ class Settings:
                 shown = mask_url_password(value if isinstance(value, str) else None)
             elif option.secret:
                 shown = mask_secret(value if isinstance(value, str) else None)
+            elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):  # pyright: ignore
+                shown = ",".join(value)  # pyright: ignore[reportUnknownArgumentType]
             elif isinstance(value, tuple):
                 shown = os.pathsep.join(str(v) for v in value)  # pyright: ignore[reportUnknownArgumentType]
             else:

@@ -157,7 +157,16 @@ def allowed_input_dirs(settings: Settings, roots: ListRootsResult | None) -> tup
     A client that declared roots draws the boundary: only its local `file://` roots count, and none (an empty
     list, only remote roots, a failed `roots/list`) means an empty tuple, i.e. no image file may be read. The
     configured folders (SORA_MCP_ALLOWED_DIRS, default the home directory) apply only to clients without roots.
+    Over HTTP the client is on another machine: its roots name its folders, not this server's, so they are not
+    used, and only folders the operator set in SORA_MCP_ALLOWED_DIRS may be read (none by default: data: URLs).
     """
+    if settings.transport == "http":
+        if settings.sources.get("allowed_dirs", "default") == "default":
+            return (
+                (),
+                "a remote client (HTTP); send the image as a data: URL, or the operator sets SORA_MCP_ALLOWED_DIRS",
+            )
+        return settings.allowed_dirs, "SORA_MCP_ALLOWED_DIRS"
     if roots is None:
         origin = (
             "your home directory, the default; set SORA_MCP_ALLOWED_DIRS to change it"

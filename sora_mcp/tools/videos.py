@@ -32,8 +32,9 @@ from sora_mcp.runtime import Runtime
 from sora_mcp.tooling import ToolSpec, hints, ok
 from sora_mcp.tools.images import allowed_input_dirs, client_roots
 from sora_mcp.validation import Wish, check
+from sora_mcp.videos.delivery import Delivery
 from sora_mcp.videos.service import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Progress, VideoService
-from sora_mcp.videos.views import DeletedVideo, VideoJob, VideoList, fix_for, job_view
+from sora_mcp.videos.views import DeletedVideo, VideoJob, VideoList, fix_for, job_view, present
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +78,16 @@ def _thumbnail_content(path: str | None) -> list[ContentBlock]:
     return [ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime)]
 
 
-def _links(record: JobRecord) -> list[ContentBlock]:
+def _links(record: JobRecord, delivery: Delivery | None) -> list[ContentBlock]:
     links: list[ContentBlock] = []
-    for path, mime in ((record.video_path, "video/mp4"), (record.spritesheet_path, "image/jpeg")):
+    shown: tuple[tuple[Variant, str | None, str], ...] = (
+        ("video", record.video_path, "video/mp4"),
+        ("spritesheet", record.spritesheet_path, "image/jpeg"),
+    )
+    for variant, path, mime in shown:
         if path:
-            links.append(
-                ResourceLink(type="resource_link", uri=Path(path).as_uri(), name=Path(path).name, mime_type=mime)
-            )
+            uri = Path(path).as_uri() if delivery is None else delivery.address(record, variant)
+            links.append(ResourceLink(type="resource_link", uri=uri or "", name=Path(path).name, mime_type=mime))
     return links
 
 
@@ -110,12 +114,14 @@ def _job_text(view: VideoJob, notes: list[str]) -> str:
 class VideoTools:
     """The tools share one `VideoService`; the backend behind it starts on first use."""
 
-    def __init__(self, runtime: Runtime, service: VideoService) -> None:
+    def __init__(self, runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> None:
         self.runtime = runtime
         self.service = service
+        self.delivery = delivery
 
     def _result(self, record: JobRecord, *, reused: bool = False) -> CallToolResult:
         view = job_view(record, self.service.label(), fix_for(record.error_code, record.error_message))
+        view = present(view, record, self.delivery)
         view.reused = reused
         if record.status in ("failed", "create_failed"):
             raise ToolError(
@@ -134,7 +140,9 @@ class VideoTools:
                 f"An identical request made this job at {view.created_at}: it is returned instead of paying again. "
                 "For a deliberate second take, pass a new idempotency_key.",
             )
-        extra = [*_thumbnail_content(record.thumbnail_path), *_links(record)] if record.video_path else []
+        extra = (
+            [*_thumbnail_content(record.thumbnail_path), *_links(record, self.delivery)] if record.video_path else []
+        )
         return ok(_job_text(view, notes), view, extra)
 
     async def _reference(
@@ -205,7 +213,7 @@ class VideoTools:
         provider, sandbox = listing.provider_budget, listing.sandbox_budget
         result = VideoList(
             backend=label,
-            jobs=[job_view(r, label) for r in listing.records],
+            jobs=[present(job_view(r, label), r, self.delivery) for r in listing.records],
             spent_today_usd=provider.spent_usd,
             daily_budget_usd=provider.limit_usd,
             sandbox_spent_today_usd=sandbox.spent_usd,
@@ -223,11 +231,14 @@ class VideoTools:
 
     async def download_video(self, video_id: str, variant: Variant) -> CallToolResult:
         record, path = await self.service.download_asset(video_id.strip(), variant)
-        view = job_view(record, self.service.label())
+        view = present(job_view(record, self.service.label()), record, self.delivery)
+        where = path.as_uri() if self.delivery is None else self.delivery.address(record, variant) or ""
         return ok(
-            f"Downloaded the {variant} of {video_id} to {path}",
+            f"Downloaded the {variant} of {video_id} to {path}"
+            if self.delivery is None
+            else f"The {variant} of {video_id}: {where}",
             view,
-            [ResourceLink(type="resource_link", uri=path.as_uri(), name=path.name)],
+            [ResourceLink(type="resource_link", uri=where, name=path.name)],
         )
 
     async def remix_video(
@@ -251,6 +262,9 @@ class VideoTools:
         record = await self.service.delete(video_id.strip())
         assert record.video_id is not None
         kept = [p for p in (record.video_path, record.thumbnail_path, record.spritesheet_path) if p]
+        if self.delivery is not None:  # a remote client gets the links, not the server's paths
+            variants: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+            kept = [a for a in (self.delivery.address(record, v) for v in variants) if a]
         text = f"Deleted {record.video_id} at the provider." + (f" Local files kept: {', '.join(kept)}" if kept else "")
         return ok(text, DeletedVideo(video_id=record.video_id, deleted=True, kept_files=kept))
 
@@ -304,8 +318,8 @@ _KEY = Field(description=IDEMPOTENCY_DESCRIPTION, max_length=IDEMPOTENCY_KEY_MAX
 _PROMPT_CHARS = 32000
 
 
-def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
-    tools = VideoTools(runtime, service)
+def specs(runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> list[ToolSpec]:
+    tools = VideoTools(runtime, service, delivery)
 
     async def create_video(
         prompt: str,

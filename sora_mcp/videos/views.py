@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from sora_mcp.jobs.ledger import JobRecord
+from sora_mcp.videos.delivery import Delivery
 
 NextTool = Literal["get_video_status", "create_video", "download_video", "validate_params", "none"]
 
@@ -127,6 +128,19 @@ def job_view(record: JobRecord, backend: str, fix: str | None = None) -> VideoJo
         assets_expired=record.assets_expired() and record.status in ("completed", "expired"),
         next_step=next_step(record),
     )
+
+
+def present(view: VideoJob, record: JobRecord, delivery: Delivery | None) -> VideoJob:
+    """`view` with its files as the client reaches them: paths here (no delivery), else the delivery's links."""
+    if delivery is None or not view.files.model_dump(exclude_none=True):
+        return view
+    files = Files(
+        video=delivery.address(record, "video"),
+        thumbnail=delivery.address(record, "thumbnail"),
+        spritesheet=delivery.address(record, "spritesheet"),
+    )
+    next_text = view.next_step.replace("open the MP4 at the path given", "fetch the MP4 from the link given")
+    return view.model_copy(update={"files": files, "next_step": next_text})
 
 
 def fix_for(code: str | None, message: str | None) -> str | None:

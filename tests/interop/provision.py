@@ -18,9 +18,10 @@ from tests.interop import support
 def main() -> int:
     started = time.monotonic()
     jobs = {name: (support.python_client, (name,)) for name in support.PYTHON_CLIENTS}
-    with ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
+    with ThreadPoolExecutor(max_workers=len(jobs) + 2) as pool:
         futures = {name: pool.submit(fn, *args) for name, (fn, args) in jobs.items()}
         futures["node"] = pool.submit(support.node_modules)
+        futures["conformance"] = pool.submit(support.node_modules, support.CONFORMANCE_DIR)
         failed = 0
         for name, future in futures.items():
             try:

@@ -25,6 +25,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 NODE_DIR = HERE / "node"
+CONFORMANCE_DIR = ROOT / "tests" / "conformance"
+"""The official MCP conformance suite and the Node 22 it needs (npm package `node`), pinned: tests/test_conformance."""
 DRIVERS = HERE / "drivers"
 
 # Read once at import: the suite's autouse fixture later scrubs SORA_MCP_* and HOME for each test.
@@ -183,24 +185,25 @@ def python_client(name: str) -> Path:
     return python
 
 
-def node_modules() -> Path:
-    """`tests/interop/node/node_modules`, installed by `npm ci` from the committed lock file when it changed."""
+def node_modules(project: Path = NODE_DIR) -> Path:
+    """`<project>/node_modules` (default tests/interop/node), installed by `npm ci` from the committed lock file
+    when it changed."""
     npm = shutil.which("npm", path=tool_env()["PATH"])
     node = shutil.which("node", path=tool_env()["PATH"])
     if npm is None or node is None:
         raise InteropError("node and npm are needed for the Node clients (Node 20 or later)")
-    lock = NODE_DIR / "package-lock.json"
-    digest = hashlib.sha256(lock.read_bytes() + (NODE_DIR / "package.json").read_bytes()).hexdigest()
-    modules = NODE_DIR / "node_modules"
+    lock = project / "package-lock.json"
+    digest = hashlib.sha256(lock.read_bytes() + (project / "package.json").read_bytes()).hexdigest()
+    modules = project / "node_modules"
     marker = modules / ".sora-mcp-interop-lock"
-    with _locked(CACHE / ".npm.lock"):
+    with _locked(CACHE / (".npm.lock" if project == NODE_DIR else f".npm-{project.name}.lock")):
         if marker.exists() and marker.read_text() == digest:
             return modules
         run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             env=tool_env(npm_config_cache=str(CACHE / "npm-cache"), npm_config_update_notifier="false"),
             timeout=INSTALL_TIMEOUT,
-            cwd=NODE_DIR,
+            cwd=project,
         )
         marker.write_text(digest)
     return modules
