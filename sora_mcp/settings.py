@@ -100,6 +100,13 @@ OPTIONS: tuple[Option, ...] = (
         "hours the provider's model listing (OpenRouter) is used before it is read again (default 24); 0 never "
         "reads it: the cached copy, else the shipped snapshot",
     ),
+    Option(
+        "player_max_video_mb",
+        "SORA_MCP_PLAYER_MAX_VIDEO_MB",
+        "--player-max-video-mb",
+        "largest MP4 (MB) the player app receives through the host (base64 in one message; default 16); a larger "
+        "one shows its thumbnail and path",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -164,12 +171,21 @@ MAX_TIME_SCALE = 100.0
 
 
 MAX_CATALOG_AGE_HOURS = 24 * 366.0
+MAX_PLAYER_VIDEO_MB = 1024.0
+DEFAULT_PLAYER_VIDEO_MB = 16.0
 
 
 def parse_max_age(text: str) -> float:
     value = _number(text, "is not a number of hours, e.g. 24")
     if not 0 <= value <= MAX_CATALOG_AGE_HOURS:
         raise InvalidValue(f"must be 0 (never read the listing) or more, at most {MAX_CATALOG_AGE_HOURS:g} hours")
+    return value
+
+
+def parse_player_max_video_mb(text: str) -> float:
+    value = _number(text, "is not a number of megabytes, e.g. 16")
+    if not 0 <= value <= MAX_PLAYER_VIDEO_MB:
+        raise InvalidValue(f"must be 0 (never send the MP4 to the player) or more, at most {MAX_PLAYER_VIDEO_MB:g} MB")
     return value
 
 
@@ -205,6 +221,7 @@ PARSERS: Mapping[str, Callable[[str], object]] = {
     "sandbox_time_scale": parse_time_scale,
     "log_level": parse_log_level,
     "catalog_max_age_hours": parse_max_age,
+    "player_max_video_mb": parse_player_max_video_mb,
 }
 """How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
 the command line so both spellings have the same limits."""
@@ -236,6 +253,8 @@ class Settings:
     log_level: str
     catalog_max_age_hours: float = 24.0
     """How long a model listing read from the provider is used before it is read again (OpenRouter)."""
+    player_max_video_mb: float = DEFAULT_PLAYER_VIDEO_MB
+    """The largest MP4 the player app gets through the host as one base64 blob."""
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
     env_names: Mapping[str, str] = field(default_factory=lambda: {})
     """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
@@ -339,6 +358,13 @@ class Settings:
         age_text = raw("catalog_max_age_hours")
         max_age = value("catalog_max_age_hours", age_text, parse_max_age) if age_text is not None else 24.0
 
+        player_text = raw("player_max_video_mb")
+        player_mb = (
+            value("player_max_video_mb", player_text, parse_player_max_video_mb)
+            if player_text is not None
+            else DEFAULT_PLAYER_VIDEO_MB
+        )
+
         return cls(
             backend=backend,
             api_key=api_key,
@@ -356,6 +382,7 @@ class Settings:
             sandbox_time_scale=time_scale,
             log_level=log_level,
             catalog_max_age_hours=max_age,
+            player_max_video_mb=player_mb,
             sources=sources,
             env_names=env_names,
         )
