@@ -46,6 +46,7 @@ class PlayerMedia(BaseModel):
 
     video_id: str
     status: str
+    assets_expired: bool = Field(default=False, description="the provider's download links have expired")
     video: MediaFile | None = None
     thumbnail: MediaFile | None = None
     spritesheet: MediaFile | None = None
@@ -101,6 +102,7 @@ def describe(record: JobRecord, runtime: Runtime) -> PlayerMedia:
         storyboard=grid,
         video_id=vid,
         status=record.status,
+        assets_expired=record.assets_expired() and record.status in ("completed", "expired"),
         video=files["content"],
         thumbnail=files["thumbnail"],
         spritesheet=files["spritesheet"],
