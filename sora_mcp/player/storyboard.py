@@ -4,6 +4,7 @@ No provider publishes the layout. Tiles have the video's aspect ratio, so a colu
 counts fit a grid of 16:9 tiles (a 4 x 4 sheet is also a 2 x 2 or 8 x 8 one). The known producers make tiles whose
 long side is near 256 px (the sandbox: 4 columns of 256 px; sheets made from an MP4: 5 columns of 160 px), so the
 fitting grid whose tiles come nearest that size wins (compared as ratios); black cells at the end are padding.
+A sheet that fits no grid is shown as one tile.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ def detect(path: Path, video_width: int, video_height: int) -> Grid:
     tiles = best.tiles
     while tiles > 1:
         row, column = divmod(tiles - 1, best.columns)
-        box = (round(column * tile_w), round(row * tile_h), round((column + 1) * tile_w), round((row + 1) * tile_h))
+        inset_w, inset_h = tile_w / 8, tile_h / 8  # JPEG ringing from the neighbour stays near the edges
+        box = (
+            round(column * tile_w + inset_w),
+            round(row * tile_h + inset_h),
+            round((column + 1) * tile_w - inset_w),
+            round((row + 1) * tile_h - inset_h),
+        )
         brightest = grey.crop(box).getextrema()[1]
         if isinstance(brightest, int | float) and brightest > BLACK:
             break
