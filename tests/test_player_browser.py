@@ -336,7 +336,30 @@ async def test_a_host_that_refuses_the_apps_tool_calls_is_explained(tmp_path: Pa
         assert await page.evaluate("() => window.hostLog.refused") == ["remix_video"]
         assert [j["kind"] for j in p.jobs()] == ["create"]  # nothing was created
 
+        await app.fill("#extend-prompt", "the kite lands")  # a refusal by the server says what to do instead
+        await app.click("#extend")
+        text = await _notice(app)
+        assert "extend_video was refused" in text and "cannot be extended" in text and "What to do:" in text
+
         running = await p.call("create_video", {"prompt": "a slow kite", "video": SORA2, "wait_seconds": 0})
         _, app = await p.mount(running, refuse=("get_video_status",))
         text = await _notice(app)
         assert "refused the app's call to get_video_status" in text
+
+
+async def test_extend_from_the_player_creates_the_continuation(tmp_path: Path) -> None:
+    async with player(tmp_path, SORA_MCP_PROFILE="openai", SORA_MCP_SANDBOX_TIME_SCALE="0.2") as p:
+        done = await p.call("create_video", {"prompt": "a kite", "video": SORA2, "wait_seconds": 20})
+        video_id = done["structuredContent"]["video_id"]
+        page, app = await p.mount(done)
+        await _until(app, "() => !document.getElementById('actions').hidden")
+        await app.fill("#extend-prompt", "the kite lands")
+        await app.fill("#extend-seconds", "4")
+        await app.click("#extend")
+        await _until(app, "() => document.getElementById('notice').textContent.includes('Extension started')")
+        extended = [j for j in p.jobs() if j["kind"] == "extend"]
+        assert len(extended) == 1 and extended[0]["parent_video_id"] == video_id
+        await _until(app, "() => document.getElementById('status').dataset.status === 'completed'")
+        assert await _until(app, "() => document.getElementById('f-seconds').textContent") == "8 s"  # stitched
+        calls = await page.evaluate("() => window.hostLog.calls.map(c => c.name)")
+        assert calls.count("extend_video") == 1
