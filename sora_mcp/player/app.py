@@ -16,7 +16,7 @@ from typing import Any
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.tools.base import Tool
-from mcp.types import CallToolResult, ListToolsResult, TextContent
+from mcp.types import CallToolResult, TextContent
 
 PLAYER_URI = "ui://sora-mcp/player.html"
 LINKED_TOOLS = frozenset({"create_video", "get_video_status", "remix_video", "extend_video"})
@@ -77,12 +77,11 @@ class AppsGate:
             if name in APP_ONLY_TOOLS:
                 return CallToolResult(content=[TextContent(type="text", text=f"Unknown tool: {name}")], is_error=True)
         result = await call_next(ctx)
-        if ctx.method == "tools/list" and not client_supports_apps(ctx):
-            if isinstance(result, ListToolsResult):
-                result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if isinstance(result, dict) and isinstance(result.get("tools"), list):
-                shown = [_model_view(t) for t in result["tools"] if t.get("name") not in APP_ONLY_TOOLS]
-                result = {**result, "tools": shown}
+        # handlers' answers reach middleware in wire form (dicts)
+        if ctx.method == "tools/list" and isinstance(result, dict) and not client_supports_apps(ctx):
+            listed = result.get("tools")
+            if isinstance(listed, list):
+                result = {**result, "tools": [_model_view(t) for t in listed if t.get("name") not in APP_ONLY_TOOLS]}
         if ctx.method == "resources/list" and isinstance(result, dict) and not client_supports_apps(ctx):
             listed = result.get("resources")
             if isinstance(listed, list):
