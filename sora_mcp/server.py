@@ -25,6 +25,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from sora_mcp import __version__
 from sora_mcp.catalog import Catalog
 from sora_mcp.errors import ToolError
+from sora_mcp.player import app as player
+from sora_mcp.player import media as player_media
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
@@ -60,7 +62,13 @@ def build_tools(runtime: Runtime, service: VideoService | None = None, delivery:
     tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in tool_specs(runtime, service, delivery)]
     if runtime.settings.read_only:
         tools = [t for t in tools if t.annotations is not None and t.annotations.read_only_hint]
-    return tools
+    return player.link(tools)
+
+
+def served_tools(runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> list[Tool]:
+    """The model's tools plus the player app's own (hidden from the model and from clients without Apps)."""
+    app_tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in player_media.specs(runtime, service)]
+    return [*build_tools(runtime, service, delivery), *player.link(app_tools)]
 
 
 MAX_WATCHED_SESSIONS = 256
@@ -154,7 +162,7 @@ def build_server(
             return
         before = await _published(server)
         runtime.catalog = catalog
-        tools = {tool.name: tool for tool in build_tools(runtime, service, delivery)}
+        tools = {tool.name: tool for tool in served_tools(runtime, service, delivery)}
         server._tool_manager._tools = tools  # the SDK has no public way to replace a Tool object
         if await _published(server) != before and changes is not None:
             told = await changes.send()
@@ -175,20 +183,21 @@ def build_server(
         finally:
             await service.close()
 
-    live_options: dict[str, Any] = (
-        {"subscriptions": changes.bus, "middleware": [changes]} if changes is not None else {}
-    )
+    live_options: dict[str, Any] = {"subscriptions": changes.bus} if changes is not None else {}
+    middleware: list[Any] = [player.AppsGate(), *([changes] if changes is not None else [])]
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title="Sora video generation",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=build_tools(runtime, service, delivery),
+        tools=served_tools(runtime, service, delivery),
         log_level=settings.log_level,  # type: ignore[arg-type]
         lifespan=lifespan,
         auth=auth,
         token_verifier=token_verifier,
         request_state_security=request_state_security,
+        extensions=[player.apps_extension()],
+        middleware=middleware,
         **live_options,
     )
     _serve_only_what_exists(server)
@@ -210,4 +219,5 @@ def build_server(
         view = present(job_view(record, runtime.backend_label), record, delivery)
         return runtime.scrub(json.dumps(view.model_dump(mode="json"), indent=2))
 
+    player_media.register_resources(server, runtime, service)
     return server

@@ -159,6 +159,13 @@ OPTIONS: tuple[Option, ...] = (
         "--link-ttl",
         "HTTP: seconds a download link works (default 900)",
     ),
+    Option(
+        "player_max_video_mb",
+        "SORA_MCP_PLAYER_MAX_VIDEO_MB",
+        "--player-max-video-mb",
+        "largest MP4 (MB) the player app receives through the host (base64 in one message; default 16); a larger "
+        "one shows its thumbnail and path",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -223,12 +230,21 @@ MAX_TIME_SCALE = 100.0
 
 
 MAX_CATALOG_AGE_HOURS = 24 * 366.0
+MAX_PLAYER_VIDEO_MB = 1024.0
+DEFAULT_PLAYER_VIDEO_MB = 16.0
 
 
 def parse_max_age(text: str) -> float:
     value = _number(text, "is not a number of hours, e.g. 24")
     if not 0 <= value <= MAX_CATALOG_AGE_HOURS:
         raise InvalidValue(f"must be 0 (never read the listing) or more, at most {MAX_CATALOG_AGE_HOURS:g} hours")
+    return value
+
+
+def parse_player_max_video_mb(text: str) -> float:
+    value = _number(text, "is not a number of megabytes, e.g. 16")
+    if not 0 <= value <= MAX_PLAYER_VIDEO_MB:
+        raise InvalidValue(f"must be 0 (never send the MP4 to the player) or more, at most {MAX_PLAYER_VIDEO_MB:g} MB")
     return value
 
 
@@ -305,6 +321,7 @@ PARSERS: Mapping[str, Callable[[str], object]] = {
     "allowed_hosts": parse_list,
     "allowed_origins": parse_list,
     "link_ttl_seconds": parse_link_ttl,
+    "player_max_video_mb": parse_player_max_video_mb,
 }
 """How each setting's text becomes its value (settings not listed are plain text), shared by the environment and
 the command line so both spellings have the same limits."""
@@ -352,6 +369,8 @@ class Settings:
     link_secret: str | None = None
     link_ttl_seconds: float = 900.0
     """The HTTP transport's settings (`sora_mcp.http`); stdio reads none of them."""
+    player_max_video_mb: float = DEFAULT_PLAYER_VIDEO_MB
+    """The largest MP4 the player app gets through the host as one base64 blob."""
     sources: Mapping[str, Source] = field(default_factory=lambda: {})
     env_names: Mapping[str, str] = field(default_factory=lambda: {})
     """The environment variable a value came from when it is not the option's own (OPENROUTER_API_KEY)."""
@@ -463,6 +482,13 @@ class Settings:
             return default if text is None else value(name, text, parse)
 
         token_text = raw("token_file")
+        player_text = raw("player_max_video_mb")
+        player_mb = (
+            value("player_max_video_mb", player_text, parse_player_max_video_mb)
+            if player_text is not None
+            else DEFAULT_PLAYER_VIDEO_MB
+        )
+
         return cls(
             backend=backend,
             api_key=api_key,
@@ -494,6 +520,7 @@ class Settings:
             allowed_origins=parsed("allowed_origins", parse_list, ()),
             link_secret=raw("link_secret"),
             link_ttl_seconds=parsed("link_ttl_seconds", parse_link_ttl, 900.0),
+            player_max_video_mb=player_mb,
             sources=sources,
             env_names=env_names,
         )
