@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sora_mcp.jobs import (
+    BudgetExceeded,
     JobNotFound,
     JobRecord,
     Ledger,
@@ -20,7 +21,7 @@ from sora_mcp.jobs import (
     SyncLedger,
     request_fingerprint,
 )
-from sora_mcp.jobs.ledger import SCHEMA_VERSION
+from sora_mcp.jobs.ledger import MIGRATIONS, SCHEMA_VERSION
 
 
 def intent(ledger: SyncLedger, **overrides: Any) -> JobRecord:
@@ -60,7 +61,7 @@ def test_file_is_created_in_wal_mode_with_the_schema_version(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         conn.close()
 
@@ -392,3 +393,106 @@ async def test_async_facade_runs_the_same_operations(db: Path) -> None:
         assert (await ledger.mark_create_failed(failed.local_id, "invalid_value", "no")).status == "create_failed"
     finally:
         ledger.close()
+
+
+# -- long videos: a plan (kind `long`) and its segments ----------------------------------------------------
+
+
+def test_a_v2_file_gains_parent_and_segment_columns_and_the_long_kind(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    for version in range(2):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute(
+        "INSERT INTO jobs (local_id, kind, backend, profile, model, seconds, size, prompt, request_fingerprint, "
+        "estimated_cost_micros, status, created_at, updated_at, day, idempotency_key) "
+        "VALUES ('old', 'create', 'sandbox', 'openai', 'sora-2', 4, '1280x720', 'kept', 'f', 400000, 'completed', "
+        "1, 1, '2027-01-15', 'k1')"
+    )
+    conn.commit()
+    conn.close()
+    with SyncLedger(db) as ledger:
+        old = ledger.get("old")
+        plan = intent(ledger, kind="long", seconds=36, estimated_cost_usd=3.6)
+        segment = intent(ledger, parent_id=plan.local_id, segment=0, seconds=12, estimated_cost_usd=1.2)
+    assert old is not None and (old.prompt, old.idempotency_key, old.parent_id, old.segment) == (
+        "kept",
+        "k1",
+        None,
+        None,
+    )
+    assert plan.kind == "long" and (segment.parent_id, segment.segment) == (plan.local_id, 0)
+
+
+def test_a_segment_moves_its_cost_out_of_the_plans_reservation(db: Path) -> None:
+    with SyncLedger(db, clock=Clock()) as ledger:
+        plan = intent(ledger, kind="long", seconds=36, estimated_cost_usd=3.6, daily_limit_usd=3.6)
+        assert ledger.spent_usd("2027-01-15") == 3.6
+        first = intent(
+            ledger, parent_id=plan.local_id, segment=0, seconds=12, estimated_cost_usd=1.2, daily_limit_usd=3.6
+        )
+        second = intent(
+            ledger, parent_id=plan.local_id, segment=1, seconds=12, estimated_cost_usd=1.2, daily_limit_usd=3.6
+        )
+        third = intent(
+            ledger, parent_id=plan.local_id, segment=2, seconds=12, estimated_cost_usd=1.2, daily_limit_usd=3.6
+        )
+        after = ledger.get(plan.local_id)
+        assert after is not None and after.estimated_cost_usd == 0.0  # floored at 0, never negative
+        assert ledger.spent_usd("2027-01-15") == 3.6  # the total reserved stayed the same: every segment fit
+        assert ledger.children(plan.local_id) == (first, second, third)
+        with pytest.raises(BudgetExceeded):  # the plan's reservation is used up: a fourth segment is new spend
+            intent(ledger, parent_id=plan.local_id, segment=3, seconds=4, estimated_cost_usd=0.4, daily_limit_usd=3.6)
+        with pytest.raises(BudgetExceeded):  # nothing else fits while the plan holds the day's budget
+            intent(ledger, prompt="another video", estimated_cost_usd=0.4, daily_limit_usd=3.6)
+
+
+def test_a_failed_plan_releases_what_its_segments_did_not_take(db: Path) -> None:
+    with SyncLedger(db, clock=Clock()) as ledger:
+        plan = intent(ledger, kind="long", seconds=36, estimated_cost_usd=3.6)
+        done = intent(ledger, parent_id=plan.local_id, segment=0, seconds=12, estimated_cost_usd=1.2)
+        ledger.attach_video_id(done.local_id, "video_s0")
+        ledger.update_from_provider("video_s0", "completed", final_cost_usd=1.2)
+        failing = intent(ledger, parent_id=plan.local_id, segment=1, seconds=12, estimated_cost_usd=1.2)
+        ledger.attach_video_id(failing.local_id, "video_s1")
+        ledger.update_from_provider("video_s1", "failed", error_code="moderation_blocked")
+        assert ledger.spent_usd("2027-01-15") == pytest.approx(2.4)  # segment 0 billed + 1.2 still reserved
+        stopped = ledger.update_from_provider(plan.local_id, "failed", error_code="segment_failed")
+        assert stopped.status == "failed"
+        assert ledger.spent_usd("2027-01-15") == pytest.approx(1.2)  # only the finished segment is billed
+        late = intent(ledger, parent_id=plan.local_id, segment=2, seconds=12, estimated_cost_usd=1.2)
+        assert ledger.get(plan.local_id) == stopped  # a failed plan reserves nothing, so nothing moves
+        assert ledger.spent_usd("2027-01-15") == pytest.approx(2.4) and late.estimated_cost_usd == 1.2
+
+
+def test_segments_are_listed_by_index_and_plans_are_not_provider_jobs(db: Path) -> None:
+    with SyncLedger(db) as ledger:
+        plan = intent(ledger, kind="long", seconds=20, estimated_cost_usd=2.0)
+        later = intent(ledger, parent_id=plan.local_id, segment=1, prompt="second", estimated_cost_usd=0.8)
+        earlier = intent(ledger, parent_id=plan.local_id, segment=0, prompt="first", estimated_cost_usd=1.2)
+        assert ledger.children(plan.local_id) == (earlier, later)
+        assert ledger.children("no-such-plan") == ()
+        assert plan.local_id not in {r.local_id for r in ledger.unresolved()}  # never sent, never reconciled
+        ledger.update_from_provider(plan.local_id, "in_progress", progress=10)
+        assert plan.local_id not in {r.local_id for r in ledger.active()}
+        with pytest.raises(JobNotFound):
+            intent(ledger, parent_id=earlier.local_id, segment=0, prompt="not a plan")
+        with pytest.raises(ValueError, match="both parent_id and segment"):
+            intent(ledger, parent_id=plan.local_id, prompt="no index")
+
+
+def test_the_same_idempotency_key_returns_the_segment_without_moving_cost_twice(db: Path) -> None:
+    with SyncLedger(db) as ledger:
+        plan = intent(ledger, kind="long", seconds=24, estimated_cost_usd=2.4)
+        key = f"long:{plan.local_id}:0"
+        first = intent(
+            ledger, parent_id=plan.local_id, segment=0, seconds=12, estimated_cost_usd=1.2, idempotency_key=key
+        )
+        again = intent(
+            ledger, parent_id=plan.local_id, segment=0, seconds=12, estimated_cost_usd=1.2, idempotency_key=key
+        )
+        remaining = ledger.get(plan.local_id)
+    assert again == first
+    assert remaining is not None and remaining.estimated_cost_usd == 1.2

@@ -36,7 +36,8 @@ from sora_mcp.jobs.budget import BudgetSnapshot, admit, from_micros, to_micros, 
 
 logger = logging.getLogger(__name__)
 
-JobKind = Literal["create", "remix", "extend", "edit"]
+JobKind = Literal["create", "remix", "extend", "edit", "long"]
+"""`long`: a long video, a plan of segments (jobs whose `parent_id` is its local id); never sent to a provider."""
 JobStatus = Literal[
     "creating", "unknown", "queued", "in_progress", "completed", "failed", "create_failed", "expired", "deleted"
 ]
@@ -218,6 +219,69 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX jobs_by_fingerprint ON jobs (request_fingerprint)",
         "CREATE INDEX jobs_by_idempotency_key ON jobs (idempotency_key)",
     ),
+    (
+        # v3: long videos. A `long` job is the plan (it holds the whole plan's reservation); its segments are
+        # ordinary jobs with `parent_id` (the plan's local id) and `segment` (0-based index). The kind CHECK
+        # changes, hence the copy.
+        """
+        CREATE TABLE jobs_v3 (
+            local_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('create', 'remix', 'extend', 'edit', 'long')),
+            parent_video_id TEXT,
+            video_id TEXT UNIQUE,
+            backend TEXT NOT NULL,
+            base_url TEXT,
+            profile TEXT NOT NULL,
+            model TEXT NOT NULL,
+            seconds INTEGER NOT NULL CHECK (seconds > 0),
+            size TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            reference_path TEXT,
+            reference_sha256 TEXT,
+            request_fingerprint TEXT NOT NULL,
+            estimated_cost_micros INTEGER CHECK (estimated_cost_micros >= 0),
+            final_cost_micros INTEGER CHECK (final_cost_micros >= 0),
+            status TEXT NOT NULL CHECK (status IN ('creating', 'unknown', 'queued', 'in_progress', 'completed',
+                                                   'failed', 'create_failed', 'expired', 'deleted')),
+            progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+            error_code TEXT,
+            error_message TEXT,
+            video_path TEXT,
+            thumbnail_path TEXT,
+            spritesheet_path TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            completed_at REAL,
+            downloaded_at REAL,
+            expires_at REAL,
+            day TEXT NOT NULL,
+            last_retrieve_at REAL,
+            idempotency_key TEXT,
+            parent_id TEXT,
+            segment INTEGER CHECK (segment >= 0)
+        )
+        """,
+        """
+        INSERT INTO jobs_v3 (local_id, kind, parent_video_id, video_id, backend, base_url, profile, model, seconds,
+                             size, prompt, reference_path, reference_sha256, request_fingerprint,
+                             estimated_cost_micros, final_cost_micros, status, progress, error_code, error_message,
+                             video_path, thumbnail_path, spritesheet_path, created_at, updated_at, completed_at,
+                             downloaded_at, expires_at, day, last_retrieve_at, idempotency_key)
+        SELECT local_id, kind, parent_video_id, video_id, backend, base_url, profile, model, seconds, size, prompt,
+               reference_path, reference_sha256, request_fingerprint, estimated_cost_micros, final_cost_micros,
+               status, progress, error_code, error_message, video_path, thumbnail_path, spritesheet_path,
+               created_at, updated_at, completed_at, downloaded_at, expires_at, day, last_retrieve_at, idempotency_key
+        FROM jobs
+        """,
+        "DROP TABLE jobs",
+        "ALTER TABLE jobs_v3 RENAME TO jobs",
+        "CREATE INDEX jobs_by_day ON jobs (day, status)",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+        "CREATE INDEX jobs_by_created ON jobs (created_at)",
+        "CREATE INDEX jobs_by_fingerprint ON jobs (request_fingerprint)",
+        "CREATE INDEX jobs_by_idempotency_key ON jobs (idempotency_key)",
+        "CREATE INDEX jobs_by_parent ON jobs (parent_id, segment)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -316,6 +380,10 @@ class JobRecord:
     day: str
     last_retrieve_at: float | None = None
     idempotency_key: str | None = None
+    parent_id: str | None = None
+    """The local id of the long video (kind `long`) this job is a segment of."""
+    segment: int | None = None
+    """This segment's index in its long video, from 0."""
 
     @property
     def sandbox(self) -> bool:
@@ -548,6 +616,8 @@ class SyncLedger:
         idempotency_key: str | None = None,
         duplicate_window_s: float = 0.0,
         options: Mapping[str, object] | None = None,
+        parent_id: str | None = None,
+        segment: int | None = None,
     ) -> JobRecord:
         """Write the job down as `creating` and reserve its estimate, before the create request is sent.
 
@@ -559,8 +629,16 @@ class SyncLedger:
         An identical request within `duplicate_window_s` (or one with the same `idempotency_key`) returns the
         earlier job instead, in the same transaction, so a client's retry never pays twice; compare the returned
         `local_id`'s `created_at` with the call to tell (`JobRecord.duplicate_of_call`).
+
+        A segment of a long video (`parent_id` = the `long` job's local id, `segment` its index) takes its cost
+        out of the parent's remaining reservation in the same transaction (the parent's estimate is floored at
+        0), so the total reserved stays the same and the segments of an admitted plan always fit the budget.
         """
         _check_status(kind, JOB_KINDS)
+        if (parent_id is None) != (segment is None):
+            raise ValueError("a segment needs both parent_id and segment")
+        if segment is not None and (isinstance(segment, bool) or not isinstance(segment, int) or segment < 0):
+            raise ValueError(f"segment must be a whole number from 0, not {segment!r}")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
             raise ValueError(f"seconds must be a positive whole number, not {seconds!r}")
         estimate = None if estimated_cost_usd is None else to_micros(estimated_cost_usd)
@@ -585,8 +663,15 @@ class SyncLedger:
             sandbox = backend == "sandbox"
             spent = self._spent_micros(conn, day, "sandbox" if sandbox else "provider")
             setting = "SORA_MCP_SANDBOX_DAILY_BUDGET_USD" if sandbox else "SORA_MCP_DAILY_BUDGET_USD"
+            moved = self._take_from_parent(conn, parent_id, estimate or 0, day) if parent_id is not None else 0
             try:
-                admit(day=day, limit_micros=limit, spent_micros=spent, requested_micros=estimate or 0, setting=setting)
+                admit(
+                    day=day,
+                    limit_micros=limit,
+                    spent_micros=spent - moved,
+                    requested_micros=estimate or 0,
+                    setting=setting,
+                )
             except Exception:
                 logger.info(
                     "create refused by the budget: spent %d µ$, asked %s µ$, limit %d µ$", spent, estimate, limit
@@ -597,8 +682,8 @@ class SyncLedger:
                 INSERT INTO jobs (local_id, kind, parent_video_id, backend, base_url, profile, model, seconds, size,
                                   prompt, reference_path, reference_sha256, request_fingerprint,
                                   estimated_cost_micros, status, progress, created_at, updated_at, day,
-                                  idempotency_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', 0, ?, ?, ?, ?)
+                                  idempotency_key, parent_id, segment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', 0, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     local_id,
@@ -619,9 +704,32 @@ class SyncLedger:
                     now,
                     day,
                     idempotency_key,
+                    parent_id,
+                    segment,
                 ),
             )
             return _record(conn.execute("SELECT * FROM jobs WHERE local_id = ?", (local_id,)).fetchone())
+
+    def _take_from_parent(self, conn: sqlite3.Connection, parent_id: str, micros: int, day: str) -> int:
+        """Move up to `micros` out of the long video's remaining reservation; returns how much moved.
+
+        The admission check that follows counts the parent without the moved part, so a segment of an admitted
+        plan fits. A parent that failed (or was refused) reserves nothing, so nothing moves; a parent counted
+        on another day moves nothing off today's spend either.
+        """
+        row = conn.execute("SELECT * FROM jobs WHERE local_id = ?", (parent_id,)).fetchone()
+        if row is None or row["kind"] != "long":
+            raise JobNotFound(f"no long video with local id '{parent_id}' in the ledger {self.path}")
+        if row["status"] in UNBILLED_STATUSES or row["final_cost_micros"] is not None:
+            return 0
+        remaining = int(row["estimated_cost_micros"] or 0)
+        moved = min(remaining, micros)
+        if moved:
+            conn.execute(
+                "UPDATE jobs SET estimated_cost_micros = ?, updated_at = ? WHERE local_id = ?",
+                (remaining - moved, self._clock(), parent_id),
+            )
+        return moved if row["day"] == day else 0
 
     def attach_video_id(
         self,
@@ -821,13 +929,20 @@ class SyncLedger:
         an ambiguous failure). Reconcile each against the provider's recent jobs, oldest first."""
         cutoff = self._clock() - min_age_s
         return self._select(
-            "SELECT * FROM jobs WHERE status IN ('creating', 'unknown') AND created_at <= ? ORDER BY created_at, rowid",
+            "SELECT * FROM jobs WHERE status IN ('creating', 'unknown') AND kind != 'long' AND created_at <= ? "
+            "ORDER BY created_at, rowid",
             (cutoff,),
         )
 
     def active(self) -> tuple[JobRecord, ...]:
         """Jobs the provider is still working on, for a restarted server to resume polling, oldest first."""
-        return self._select("SELECT * FROM jobs WHERE status IN ('queued', 'in_progress') ORDER BY created_at, rowid")
+        return self._select(
+            "SELECT * FROM jobs WHERE status IN ('queued', 'in_progress') AND kind != 'long' ORDER BY created_at, rowid"
+        )
+
+    def children(self, parent_id: str) -> tuple[JobRecord, ...]:
+        """The segments of a long video, by segment index (a repeated index: the first recorded first)."""
+        return self._select("SELECT * FROM jobs WHERE parent_id = ? ORDER BY segment, created_at, rowid", (parent_id,))
 
     def undownloaded(self) -> tuple[JobRecord, ...]:
         """Completed jobs whose video was never saved (e.g. a crash right after completion), oldest first."""
@@ -885,6 +1000,8 @@ class Ledger:
         idempotency_key: str | None = None,
         duplicate_window_s: float = 0.0,
         options: Mapping[str, object] | None = None,
+        parent_id: str | None = None,
+        segment: int | None = None,
     ) -> JobRecord:
         """See `SyncLedger.record_intent`; raises `BudgetExceeded`."""
         return await self._run(
@@ -905,6 +1022,8 @@ class Ledger:
             idempotency_key=idempotency_key,
             duplicate_window_s=duplicate_window_s,
             options=options,
+            parent_id=parent_id,
+            segment=segment,
         )
 
     async def attach_video_id(
@@ -984,6 +1103,9 @@ class Ledger:
 
     async def undownloaded(self) -> tuple[JobRecord, ...]:
         return await self._run(self.sync.undownloaded)
+
+    async def children(self, parent_id: str) -> tuple[JobRecord, ...]:
+        return await self._run(self.sync.children, parent_id)
 
     async def spent_usd(self, day: str | None = None, pool: Pool = "provider") -> float:
         return await self._run(self.sync.spent_usd, day, pool)
