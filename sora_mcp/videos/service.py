@@ -83,6 +83,9 @@ class CreateOrder:
     last_frame: tuple[str, bytes, str] | None = None
     """The last frame, fitted to `size` exactly like the reference image (the first frame)."""
     last_frame_path: Path | None = None
+    parent_id: str | None = None
+    """The long video (kind `long`) this order is a segment of; `segment` is its index."""
+    segment: int | None = None
 
     def options(self) -> dict[str, object]:
         """The per-model options that make two requests different (part of the ledger fingerprint)."""
@@ -393,6 +396,8 @@ class VideoService:
                 idempotency_key=idempotency_key,
                 duplicate_window_s=settings.duplicate_window_seconds,
                 options=order.options() or None,
+                parent_id=order.parent_id,
+                segment=order.segment,
             )
         except BudgetExceeded as exc:
             raise self._refuse(
@@ -412,6 +417,8 @@ class VideoService:
         if record.created_at < started or record.status != "creating" or record.video_id is not None:
             logger.info("identical request: returning job %s instead of creating again", record.local_id)
             return Created(record, reused=True)
+        if order.kind == "long":  # a plan: recorded and reserved here, its segments are sent one by one
+            return Created(record, reused=False)
         return Created(await self._send_once(connection, record, order), reused=False)
 
     async def _send_once(self, connection: Connection, record: JobRecord, order: CreateOrder) -> JobRecord:
@@ -612,6 +619,8 @@ class VideoService:
 
         `timeout` bounds the provider call; a caller that joins another's retrieve waits at most as long.
         """
+        if record.kind == "long":  # never sent anywhere: its segments are the provider's jobs
+            return record
         if record.video_id is None:
             if record.status not in ("creating", "unknown"):
                 return record
