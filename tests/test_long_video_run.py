@@ -58,7 +58,10 @@ def openai_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
 
 def frames_of(path: Path) -> list[NDArray[np.uint8]]:
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
+        return [
+            np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8)
+            for f in container.decode(container.streams.video[0])
+        ]
 
 
 def psnr(a: NDArray[np.uint8], b: NDArray[np.uint8]) -> float:
