@@ -110,6 +110,7 @@ async def test_36_s_from_three_shots_is_one_continuous_mp4(
         async with Client(server, mode=mode) as client:
             job = await run_to_completion(client, LONG_36, seen)
             long_view = structured(await client.call_tool("get_video_status", {"video_id": job["job_id"]}))
+            downloaded = await client.call_tool("download_video", {"video_id": job["job_id"], "variant": "thumbnail"})
         creates = provider.state.requests["create"]
 
     assert creates == 3  # one create per segment, never more
@@ -117,6 +118,7 @@ async def test_36_s_from_three_shots_is_one_continuous_mp4(
     assert long_view["final_cost_usd"] == pytest.approx(3.6)
     video = Path(long_view["files"]["video"])
     assert video.is_file() and Path(long_view["files"]["thumbnail"]).is_file()
+    assert long_view["files"]["thumbnail"] in text_of(downloaded)
     duration, frame = seconds_of(video)
     assert abs(duration - 36.0) <= frame + 1e-9
     with av.open(str(video)) as container:
@@ -176,3 +178,20 @@ async def test_a_failed_segment_stops_the_plan_releases_the_rest_and_resume_keep
     assert spent_after_failure == pytest.approx(1.2)  # segment 1 billed; the failed one and the rest released
     assert resumed["status"] == "completed"
     assert openai_sandbox.state.requests["create"] == 2 + 2  # segment 1 was kept, not made again
+
+
+async def test_where_the_catalog_allows_extensions_the_provider_extends_the_video(
+    tmp_path: Path, openai_sandbox: SandboxServer
+) -> None:
+    server = build_server(settings(tmp_path, openai_sandbox, "openai"))
+    async with Client(server) as client:
+        planned = structured(
+            await client.call_tool("plan_long_video", {"total_seconds": 40, "prompt": "a train crosses a valley"})
+        )
+        job = await run_to_completion(client, {"total_seconds": 40, "prompt": "a train crosses a valley"}, [])
+    assert planned["method"] == "extend" and [s["seconds"] for s in planned["segments"]] == [12, 20, 8]
+    assert [s["continuity"] for s in planned["segments"]] == ["prompt", "extension", "extension"]
+    assert openai_sandbox.state.requests["create"] == 1 and openai_sandbox.state.requests["extend"] == 2
+    duration, frame = seconds_of(Path(job["files"]["video"]))
+    assert abs(duration - 40.0) <= frame + 1e-9  # the last extension is the whole video: nothing to stitch
+    assert job["final_cost_usd"] == pytest.approx(4.0)  # only the added seconds of each extension are billed

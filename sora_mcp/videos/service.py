@@ -834,6 +834,23 @@ class VideoService:
     async def download_asset(self, video_id: str, variant: VideoVariant) -> tuple[JobRecord, Path]:
         """One asset of a completed job (the ledger learns the video path); an unfinished job is refused."""
         record = await self.refresh(await self.lookup(video_id))
+        if record.kind == "long":  # stitched here, never at a provider: its files are already local
+            files = {
+                "video": record.video_path,
+                "thumbnail": record.thumbnail_path,
+                "spritesheet": record.spritesheet_path,
+            }
+            local = files[variant]
+            if record.status == "completed" and local and Path(local).is_file():
+                return record, Path(local)
+            raise self._refuse(
+                "job",
+                f"Long video '{video_id}' is {record.status}; its {variant} is not there yet.",
+                code="not_ready",
+                param="video_id",
+                fix=f"Call get_video_status with video_id '{video_id}' until it completes.",
+                record=record,
+            )
         if record.status != "completed" or record.video_id is None:
             raise self._refuse(
                 "job",
