@@ -136,6 +136,8 @@ async def test_36_s_from_three_shots_is_one_continuous_mp4(
     assert all(psnr(stitched[k * per - 1], stitched[k * per]) >= 35.0 for k in (1, 2))
     for calls in seen:  # one strictly increasing progress value per call
         assert calls == sorted(set(calls)) and all(0 <= p <= 100 for p in calls)
+    reported = [p for calls in seen for p in calls]
+    assert reported == sorted(reported)  # and never lower than an earlier call reported
 
 
 async def test_a_plan_over_budget_creates_nothing(tmp_path: Path, openai_sandbox: SandboxServer) -> None:
@@ -195,3 +197,23 @@ async def test_where_the_catalog_allows_extensions_the_provider_extends_the_vide
     duration, frame = seconds_of(Path(job["files"]["video"]))
     assert abs(duration - 40.0) <= frame + 1e-9  # the last extension is the whole video: nothing to stitch
     assert job["final_cost_usd"] == pytest.approx(4.0)  # only the added seconds of each extension are billed
+
+
+async def test_a_first_frame_image_is_fitted_and_opens_the_whole_video(
+    tmp_path: Path, openai_sandbox: SandboxServer
+) -> None:
+    from PIL import Image
+
+    from tests.test_sandbox_render import photo_like
+
+    image = tmp_path / "start.png"
+    image.write_bytes(photo_like(1600, 900))  # 16:9 but not the video's size: fitted (cover) to 1280x720
+    arguments = {"total_seconds": 20, "prompt": "a valley at noon", "size": "1280x720", "first_frame": str(image)}
+    server = build_server(settings(tmp_path, openai_sandbox, "openai"))
+    async with Client(server) as client:
+        planned = structured(await client.call_tool("plan_long_video", arguments))
+        job = await run_to_completion(client, {**arguments, "method": "first_frame"}, [])
+    assert planned["segments"][0]["continuity"] == "first_frame_image"
+    expected = np.asarray(Image.open(image).convert("RGB").resize((1280, 720)), dtype=np.uint8)
+    opening = frames_of(Path(job["files"]["video"]))[0]
+    assert psnr(opening, expected) >= 30.0  # the given picture (resampled once by the fit), not a generated scene

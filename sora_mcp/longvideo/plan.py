@@ -104,7 +104,7 @@ class _Candidate:
 def _refuse(
     message: str, fix: str, *, param: str, code: str = "invalid_value", legal: list[object] | None = None
 ) -> ToolError:
-    return ToolError.of("arguments", message, code=code, param=param, fix=fix, legal_values=legal)
+    return ToolError.of("request", message, code=code, param=param, fix=fix, legal_values=legal)
 
 
 def legal_seconds(model: ModelSpec, size: str) -> tuple[int, ...]:

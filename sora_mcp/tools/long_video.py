@@ -174,7 +174,7 @@ class LongVideoTools:
     ) -> Ask:
         if shots and prompt.strip():
             raise ToolError.of(
-                "arguments",
+                "request",
                 "Give either prompt or shots, not both.",
                 code="invalid_value",
                 param="shots",
@@ -254,7 +254,7 @@ class LongVideoTools:
         old = await self.service.lookup(resume_from)
         if old.kind != "long" or old.status not in ("failed",):
             raise ToolError.of(
-                "arguments",
+                "request",
                 f"Job '{resume_from}' is not a failed long video (it is a {old.kind} job, {old.status}).",
                 code="invalid_value",
                 param="resume_from",
@@ -365,7 +365,14 @@ class LongVideoTools:
         """get_video_status on a long video: advance it within the wait, answer as a VideoJob."""
         from sora_mcp.tools.videos import progress_reporter
 
-        record = await self.runner.advance(record.local_id, wait_seconds, progress_reporter(ctx))
+        report = progress_reporter(ctx)
+        floor = record.progress
+
+        async def onward(percent: float, message: str) -> None:
+            if percent >= floor:  # segments already done are not reported again: the value only grows
+                await report(percent, message)
+
+        record = await self.runner.advance(record.local_id, wait_seconds, onward)
         self.runner.spawn(record.local_id)
         if record.status == "failed":
             raise self._failure(record)
