@@ -84,3 +84,11 @@ async def test_plan_long_video_is_read_only_and_free(mode: str, sandbox_settings
     assert create is not None and not create.read_only_hint and not create.idempotent_hint
     assert structured(planned)["estimated_cost_usd"] == pytest.approx(3.6)
     assert error_of(refused)["param"] == "shots"
+
+
+def test_a_profile_whose_models_are_all_retired_says_so() -> None:
+    import datetime as dt
+
+    retired = load_builtin("azure").for_endpoint("https://x.openai.azure.com/openai/v1", dt.date(2026, 12, 1))
+    with pytest.raises(ToolError, match="Every model of profile 'azure' is retired"):
+        plan(retired, Ask(total_seconds=36, shots=ONE))

@@ -217,3 +217,42 @@ async def test_a_first_frame_image_is_fitted_and_opens_the_whole_video(
     expected = np.asarray(Image.open(image).convert("RGB").resize((1280, 720)), dtype=np.uint8)
     opening = frames_of(Path(job["files"]["video"]))[0]
     assert psnr(opening, expected) >= 30.0  # the given picture (resampled once by the fit), not a generated scene
+
+
+@pytest.mark.parametrize(
+    ("profile", "model", "ask_audio", "audio"),
+    [
+        ("openrouter", "google/veo-3.1-lite", True, True),  # audio on request
+        ("openrouter", "google/veo-3.1-lite", False, False),
+        ("apiyi-veo", "veo-3.1-fast-generate-preview", None, True),  # always on: not even a parameter
+    ],
+)
+async def test_every_dialect_chains_and_stitches(
+    tmp_path: Path, profile: str, model: str, ask_audio: bool | None, audio: bool
+) -> None:
+    """OpenRouter (no extensions, audio on request) and New-API (flat price per request) through the sandbox."""
+    values = {
+        "SORA_MCP_PROFILE": profile,
+        "SORA_MCP_HOME": str(tmp_path / "data"),
+        "SORA_MCP_OUTPUT_DIR": str(tmp_path / "out"),
+        "SORA_MCP_ALLOWED_DIRS": str(tmp_path),
+        "SORA_MCP_SANDBOX_TIME_SCALE": "0.02",
+        "SORA_MCP_SANDBOX_DAILY_BUDGET_USD": "100",
+    }
+    server = build_server(Settings.resolve(env=values, user_home=tmp_path))
+    arguments: dict[str, Any] = {"total_seconds": 12, "prompt": "a fox in the snow", "model": model}
+    if ask_audio is not None:
+        arguments["audio"] = ask_audio
+    async with Client(server) as client:
+        job = await run_to_completion(client, arguments, [])
+    assert job["backend"] == "sandbox" and job["seconds"] == 12
+    video = Path(job["files"]["video"])
+    duration, frame = seconds_of(video)
+    assert abs(duration - 12.0) <= frame + 1e-9
+    with av.open(str(video)) as container:
+        assert bool(container.streams.audio) is audio
+    with SyncLedger(tmp_path / "data" / "ledger.sqlite3") as ledger:
+        segments = ledger.children(job["job_id"])
+    assert [s.seconds for s in segments] == [8, 4]
+    first, second = (Path(s.video_path or "") for s in segments)
+    assert psnr(frames_of(first)[-1], frames_of(second)[0]) >= 35.0

@@ -317,6 +317,13 @@ def plan(catalog: Catalog, ask: Ask) -> LongVideoPlan:
     """The cheapest legal plan for `ask` on `catalog` (see the module docstring for the order of preference)."""
     _check_ask(catalog, ask)
     models = _models(catalog, ask)
+    if not models and all(m.status == "retired" for m in catalog):
+        raise _refuse(
+            f"Every model of profile '{catalog.profile}' is retired ({', '.join(catalog.model_ids)}).",
+            "Switch to a profile with active models (SORA_MCP_PROFILE), or point it at a catalog of your own.",
+            param="model",
+            code="model_retired",
+        )
     if not models:
         raise _refuse(
             f"No active model in '{catalog.profile}' makes size {ask.size}.",
