@@ -256,3 +256,32 @@ async def test_every_dialect_chains_and_stitches(
     assert [s.seconds for s in segments] == [8, 4]
     first, second = (Path(s.video_path or "") for s in segments)
     assert psnr(frames_of(first)[-1], frames_of(second)[0]) >= 35.0
+
+
+async def test_a_last_frame_image_ends_the_video_where_the_model_takes_one(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.test_sandbox_render import photo_like
+
+    image = tmp_path / "end.png"
+    image.write_bytes(photo_like(1280, 720, seed=9))
+    values = {
+        "SORA_MCP_PROFILE": "openrouter",
+        "SORA_MCP_HOME": str(tmp_path / "data"),
+        "SORA_MCP_OUTPUT_DIR": str(tmp_path / "out"),
+        "SORA_MCP_ALLOWED_DIRS": str(tmp_path),
+        "SORA_MCP_SANDBOX_TIME_SCALE": "0.02",
+        "SORA_MCP_SANDBOX_DAILY_BUDGET_USD": "100",
+    }
+    arguments = {"total_seconds": 12, "prompt": "a fox", "model": "alibaba/wan-2.6", "last_frame": str(image)}
+    server = build_server(Settings.resolve(env=values, user_home=tmp_path))
+    async with Client(server) as client:
+        refused = await client.call_tool("plan_long_video", arguments)  # wan-2.6 takes no last frame
+        arguments["model"] = "google/veo-3.1-lite"
+        planned = structured(await client.call_tool("plan_long_video", arguments))
+        job = await run_to_completion(client, arguments, [])
+    assert error_of(refused)["param"] == "last_frame"
+    assert "ends on the given last_frame" in " ".join(planned["notes"])
+    expected = np.asarray(Image.open(image).convert("RGB"), dtype=np.uint8)
+    tail = frames_of(Path(job["files"]["video"]))[-20:]  # the final segment's closing seconds
+    assert max(psnr(frame, expected) for frame in tail) >= 30.0

@@ -64,6 +64,9 @@ class LongVideoPlan(BaseModel):
     estimated_cost_usd: float | None = Field(description="None: the catalog has no price for this model")
     estimated_minutes: float = Field(description="rough: segments render one after another")
     first_frame: str | None = Field(default=None, description="the fitted first-frame image, if one was given")
+    last_frame: str | None = Field(
+        default=None, description="the fitted image the whole video ends on (the last segment's last frame)"
+    )
     summary: str
     notes: list[str] = Field(default_factory=list)
 
@@ -79,6 +82,8 @@ class Ask:
     method: Method = "auto"
     audio: bool = False
     first_frame: bool = False
+    last_frame: bool = False
+    """End the video on a given image: only models that take a last frame, and no extensions."""
     can_extend: bool = True
     """The dialect can extend videos at all (the catalog's limits say how far)."""
 
@@ -251,7 +256,7 @@ def _candidates(model: ModelSpec, ask: Ask) -> list[_Candidate]:
         if chained is not None:
             method: Literal["first_frame", "cut"] = "first_frame" if frames or len(chained) == 1 else "cut"
             found.append(_Candidate(model, size, method, chained, _cost(model, chained, size, audio)))
-    if ask.method in ("auto", "extend"):
+    if ask.method in ("auto", "extend") and not ask.last_frame:
         extended = _extension(model, size, ask)
         if extended is not None:
             found.append(_Candidate(model, size, "extend", extended, _cost(model, extended, size, audio)))
@@ -351,7 +356,25 @@ def plan(catalog: Catalog, ask: Ask) -> LongVideoPlan:
             param="first_frame",
             code="unsupported",
         )
-    usable = [m for m in models if not ask.first_frame or "first_frame" in m.frame_images]
+    if ask.last_frame and not any(m.last_frame for m in models):
+        raise _refuse(
+            "No model here takes a last frame.",
+            "Leave last_frame out, or pick a model whose frame images include last_frame (list_models).",
+            param="last_frame",
+            code="unsupported",
+        )
+    if ask.last_frame and ask.method == "extend":
+        raise _refuse(
+            "An extended video cannot be given a last frame.",
+            "Use method 'first_frame' (or 'auto') with last_frame, or leave last_frame out.",
+            param="method",
+            code="unsupported",
+        )
+    usable = [
+        m
+        for m in models
+        if (not ask.first_frame or "first_frame" in m.frame_images) and (not ask.last_frame or m.last_frame)
+    ]
     candidates = [c for m in usable for c in _candidates(m, ask)]
     if not candidates:
         raise _shots_do_not_fit(catalog, ask, usable)
@@ -395,8 +418,10 @@ def _describe(chosen: _Candidate, ask: Ask) -> LongVideoPlan:
             f"{ask.total_seconds} s cannot be made exactly from {model.id}'s legal durations at {size} "
             f"({', '.join(str(s) for s in legal_seconds(model, size))} s); the nearest is {total} s."
         )
-    if model.last_frame and chosen.method == "first_frame":
-        notes.append(f"{model.id} also takes a last frame; this plan does not need one.")
+    if ask.last_frame:
+        notes.append("The last segment ends on the given last_frame image.")
+    elif model.last_frame and chosen.method == "first_frame":
+        notes.append(f"{model.id} also takes a last frame: pass last_frame to end the video on an image.")
     if chosen.cost is None and model.price_note:
         notes.append(model.price_note)
     minutes = round(sum(MINUTES_PER_SEGMENT + s * MINUTES_PER_VIDEO_SECOND for s in chosen.seconds), 1)

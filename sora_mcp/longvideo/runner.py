@@ -211,7 +211,12 @@ class LongVideos:
                 reference = (reference_path.name, reference_path.read_bytes(), _mime(reference_path))
             audio = True if plan.audio else None
             spec = VideoSpec(model=plan.model, seconds=str(planned.seconds), size=plan.size, audio=audio)
-            order = self.service.plan_create(planned.prompt, spec, reference, reference_path)
+            ending: tuple[str, bytes, str] | None = None
+            ending_path: Path | None = None
+            if plan.last_frame and index == len(plan.segments) - 1:  # the whole video ends on the given image
+                ending_path = Path(plan.last_frame)
+                ending = (ending_path.name, ending_path.read_bytes(), _mime(ending_path))
+            order = self.service.plan_create(planned.prompt, spec, reference, reference_path, ending, ending_path)
         order = dataclasses.replace(order, parent_id=plan_id, segment=index)
         created = await self.service.create(order, segment_key(plan_id, index))
         return created.record

@@ -127,6 +127,13 @@ def plan_schema(catalog: Catalog, *, create: bool) -> JsonSchema:
             "description": "how first_frame is fitted",
         },
     }
+    if any(m.last_frame for m in catalog):
+        properties["last_frame"] = {
+            "type": "string",
+            "description": (
+                "optional image the whole video ends on (models that take a last frame): a file path or data: URL"
+            ),
+        }
     if any(m.audio_optional for m in catalog):
         properties["audio"] = {
             "type": "boolean",
@@ -171,6 +178,7 @@ class LongVideoTools:
         method: Method,
         audio: bool,
         first_frame: bool,
+        last_frame: bool = False,
     ) -> Ask:
         if shots and prompt.strip():
             raise ToolError.of(
@@ -189,6 +197,7 @@ class LongVideoTools:
             method=method,
             audio=audio,
             first_frame=first_frame,
+            last_frame=last_frame,
             can_extend=self.runtime.dialect.can_extend,
         )
 
@@ -212,8 +221,19 @@ class LongVideoTools:
         method: Method,
         audio: bool,
         first_frame: str,
+        last_frame: str = "",
     ) -> CallToolResult:
-        ask = self._ask(total_seconds, prompt, shots, model, size, method, audio, bool(first_frame.strip()))
+        ask = self._ask(
+            total_seconds,
+            prompt,
+            shots,
+            model,
+            size,
+            method,
+            audio,
+            bool(first_frame.strip()),
+            bool(last_frame.strip()),
+        )
         result = plan(self.runtime.catalog, ask)
         return ok(self.plan_text(result), result)
 
@@ -233,16 +253,29 @@ class LongVideoTools:
         resume_from: str,
         ctx: Context,
         roots: ListRootsResult | None,
+        last_frame: str = "",
     ) -> CallToolResult:
         from sora_mcp.tools.videos import VideoTools, progress_reporter
 
-        ask = self._ask(total_seconds, prompt, shots, model, size, method, audio, bool(first_frame.strip()))
+        ask = self._ask(
+            total_seconds,
+            prompt,
+            shots,
+            model,
+            size,
+            method,
+            audio,
+            bool(first_frame.strip()),
+            bool(last_frame.strip()),
+        )
         result = plan(self.runtime.catalog, ask)
+        images = VideoTools(self.runtime, self.service)
         if first_frame.strip():
-            _, fitted = await VideoTools(self.runtime, self.service)._reference(
-                first_frame, result.size, fit, roots, param="first_frame"
-            )
+            _, fitted = await images._reference(first_frame, result.size, fit, roots, param="first_frame")
             result.first_frame = str(fitted)
+        if last_frame.strip():
+            _, fitted = await images._reference(last_frame, result.size, fit, roots, param="last_frame")
+            result.last_frame = str(fitted)
         if resume_from.strip():
             result = await self._resume(result, resume_from.strip())
         record, reused = await self.runner.start(result, idempotency_key or None)
@@ -265,7 +298,10 @@ class LongVideoTools:
         segments = list(result.segments)
         for index, planned in enumerate(segments):
             earlier = done.get(index)
-            same = index < len(previous.segments) and previous.segments[index].seconds == planned.seconds
+            same = index < len(previous.segments) and (
+                previous.segments[index].seconds,
+                previous.segments[index].prompt,
+            ) == (planned.seconds, planned.prompt)
             if earlier is None or not same or (previous.model, previous.size) != (result.model, result.size):
                 break
             segments[index] = planned.model_copy(update={"reuse_job_id": earlier.local_id})
@@ -411,8 +447,11 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
         audio: bool = False,
         first_frame: str = "",
         fit: FitChoice = "cover",
+        last_frame: str = "",
     ) -> Annotated[CallToolResult, LongVideoPlan]:
-        return await tools.plan_long_video(total_seconds, prompt, shots, model, size, method, audio, first_frame)
+        return await tools.plan_long_video(
+            total_seconds, prompt, shots, model, size, method, audio, first_frame, last_frame
+        )
 
     async def create_long_video(
         total_seconds: int,
@@ -428,6 +467,7 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         idempotency_key: str = "",
         resume_from: str = "",
+        last_frame: str = "",
         roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
     ) -> Annotated[CallToolResult, LongVideoJob]:
         return await tools.create_long_video(
@@ -445,6 +485,7 @@ def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
             resume_from,
             ctx,
             roots,
+            last_frame,
         )
 
     return [
