@@ -30,7 +30,7 @@ from sora_mcp.player import media as player_media
 from sora_mcp.runtime import Runtime
 from sora_mcp.settings import Settings
 from sora_mcp.tooling import ToolSpec, build_tool
-from sora_mcp.tools import catalog_listing, images, validate, videos
+from sora_mcp.tools import catalog_listing, images, long_video, validate, videos
 from sora_mcp.videos.backend import Backend
 from sora_mcp.videos.delivery import Delivery
 from sora_mcp.videos.service import VideoService
@@ -53,6 +53,7 @@ def tool_specs(runtime: Runtime, service: VideoService, delivery: Delivery | Non
         *validate.specs(runtime),
         *images.specs(runtime),
         *videos.specs(runtime, service, delivery),
+        *long_video.specs(runtime, service, delivery),
     ]
 
 
@@ -170,16 +171,19 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
+        from sora_mcp.longvideo.runner import runner_for
+
         try:
-            if runtime.live is None:
-                yield None
-            else:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(runtime.live.run, apply)
-                    try:
-                        yield None
-                    finally:
-                        group.cancel_scope.cancel()
+            async with runner_for(service).running():  # long videos advance in the background, and resume
+                if runtime.live is None:
+                    yield None
+                else:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(runtime.live.run, apply)
+                        try:
+                            yield None
+                        finally:
+                            group.cancel_scope.cancel()
         finally:
             await service.close()
 

@@ -19,7 +19,7 @@ from sora_mcp.cli import main
 from sora_mcp.sandbox import SandboxServer
 from tests.videos_support import CANARY_KEY
 
-READ_ONLY_TOOLS = {"list_models", "validate_params", "list_videos"}
+READ_ONLY_TOOLS = {"list_models", "validate_params", "list_videos", "plan_long_video"}
 SORA2_4S = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
 
 

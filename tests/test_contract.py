@@ -139,7 +139,7 @@ def running(profile: str, home: Path) -> Iterator[tuple[BlockingPortal, Client, 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_accepted_if_and_only_if_the_published_schema_admits(profile: str, tmp_path: Path) -> None:
     with running(profile, tmp_path) as (portal, client, schemas):
-        assert len(schemas) == 10
+        assert len(schemas) == 12
         validators = {name: Draft202012Validator(schema) for name, schema in schemas.items()}
 
         @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

@@ -47,6 +47,8 @@ TOOLS: tuple[str, ...] = (
     "remix_video",
     "extend_video",
     "delete_video",
+    "plan_long_video",
+    "create_long_video",
 )
 PROFILES = {"auto": "apiyi", "legacy": "openai"}
 """A catalog per era, so both get fuzzed: apiyi (integer seconds, 25 s pro), openai (string seconds, extensions)."""

@@ -22,7 +22,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
-from sora_mcp.jobs.ledger import SyncLedger
+from sora_mcp.jobs.ledger import Ledger, Location
 from sora_mcp.player.app import PLAYER_URI
 from tests.player_host.provision import CHROMIUM, HERE, bundle
 
@@ -305,7 +305,11 @@ async def test_a_job_deleted_or_expired_while_the_player_is_open_is_shown_as_suc
         expiring = await p.call("create_video", {"prompt": "a windmill", "video": SORA2, "wait_seconds": 0})
         _, app = await p.mount(expiring)
         await _until(app, "() => Number(document.getElementById('bar').value) > 0")
-        SyncLedger(p.ledger).update_from_provider(expiring["structuredContent"]["video_id"], "expired")
+        ledger = Ledger(Location.sqlite(p.ledger))
+        try:
+            await ledger.update_from_provider("local", expiring["structuredContent"]["video_id"], "expired")
+        finally:
+            await ledger.close()
         text = await _notice(app)
         assert "This video expired at the provider" in text and "create it again" in text
 

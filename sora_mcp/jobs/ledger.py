@@ -493,7 +493,15 @@ class Ledger:
         answer was never recorded (a crash or an ambiguous failure). The server's own recovery reconciles each
         against the provider's recent jobs; requests never see other tenants' jobs."""
         cutoff = self._clock() - min_age_s
-        query = sa.select(JOBS).where(JOBS.c.status.in_(("creating", "unknown")), JOBS.c.created_at <= cutoff)
+        query = sa.select(JOBS).where(
+            JOBS.c.status.in_(("creating", "unknown")), JOBS.c.kind != "long", JOBS.c.created_at <= cutoff
+        )
+        return await self._select(query.order_by(JOBS.c.created_at, JOBS.c.seq))
+
+    async def unfinished_plans(self) -> tuple[JobRecord, ...]:
+        """Long-video jobs of every tenant not yet completed or failed, oldest first: what the server resumes
+        after a restart (each is then advanced for its own tenant)."""
+        query = sa.select(JOBS).where(JOBS.c.kind == "long", JOBS.c.status.in_(("creating", "queued", "in_progress")))
         return await self._select(query.order_by(JOBS.c.created_at, JOBS.c.seq))
 
     async def budget(

@@ -1,9 +1,10 @@
 """Sandbox renders: a real H.264/AAC MP4, a WebP thumbnail and a JPEG spritesheet, made with PyAV and Pillow.
 
-Every frame shows "SANDBOX RENDER" and every file says so in its metadata, so a sandbox result can never be
-mistaken for a Sora video. Frames are built directly in YUV 4:2:0: a scene is composed once, and each frame
-only stamps a moving marker and the running timecode (or, for a reference image, applies a slow zoom in one
-swscale pass). That keeps a 12 s 1792x1024 clip within a few seconds of CPU on a small machine.
+Every frame shows "SANDBOX RENDER" (but a reference image's own opening frame) and every file says so in its
+metadata, so a sandbox result can never be mistaken for a Sora video. Frames are built directly in YUV 4:2:0:
+a scene is composed once, and each frame only stamps a moving marker and the running timecode (or, for a
+reference image, applies a slow zoom in one swscale pass). That keeps a 12 s 1792x1024 clip within a few
+seconds of CPU on a small machine.
 """
 
 from __future__ import annotations
@@ -349,13 +350,16 @@ def _render_video(
             scene = scenes[_scene_index(starts, t)]
             buf = scene.frame(t)
             planes = _Yuv(buf, w, h)
+            # A reference scene's first frame is the reference as given (a model handed a first frame starts
+            # on it, unstamped), so a long video's segment k+1 opens on segment k's last frame exactly.
+            opening = not scene.generated and index == round(scene.scene.start * fps)
             if scene.generated:
                 x = _even((w - marker) * (0.5 + 0.5 * math.sin(2 * math.pi * t / 4.0)))
                 planes.fill(x, track_y, marker, marker, (235, 128, 128))
                 planes.fill(0, h - 4, _even(w * (index + 1) / total_frames), 4, (170, 44, 142))
-            elif corner.y.shape[1] <= w:
+            elif corner.y.shape[1] <= w and not opening:
                 planes.paste(corner, margin, margin)
-            if label_w > stamp_h:
+            if label_w > stamp_h and not opening:
                 label = _Yuv(stamps.to_yuv(_label(_timecode(t, spec.seconds), stamp_h, label_w)), label_w, stamp_h)
                 planes.paste(label, margin, _even(h - stamp_h - margin - 6))
             frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")

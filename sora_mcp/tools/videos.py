@@ -205,6 +205,11 @@ class VideoTools:
         return self._result(await self.service.collect(record), reused=created.reused)
 
     async def get_video_status(self, video_id: str, ctx: Context, wait_seconds: float) -> CallToolResult:
+        record = await self.service.lookup(video_id.strip())
+        if record.kind == "long":  # a long video: its segments are advanced and reported as one job
+            from sora_mcp.tools.long_video import LongVideoTools
+
+            return await LongVideoTools(self.runtime, self.service, self.delivery).status(record, ctx, wait_seconds)
         return self._result(await self.service.status(video_id.strip(), wait_seconds, progress_reporter(ctx)))
 
     async def list_videos(self, limit: int, refresh: bool) -> CallToolResult:

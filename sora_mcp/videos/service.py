@@ -94,6 +94,9 @@ class CreateOrder:
     last_frame: tuple[str, bytes, str] | None = None
     """The last frame, fitted to `size` exactly like the reference image (the first frame)."""
     last_frame_path: Path | None = None
+    parent_id: str | None = None
+    """The long video (kind `long`) this order is a segment of; `segment` is its index."""
+    segment: int | None = None
 
     def options(self) -> dict[str, object]:
         """The per-model options that make two requests different (part of the ledger fingerprint)."""
@@ -416,6 +419,8 @@ class VideoService:
             reference_sha256=reference_sha,
             idempotency_key=idempotency_key,
             options=order.options() or None,
+            parent_id=order.parent_id,
+            segment=order.segment,
         )
         started = time.time()
         try:
@@ -444,6 +449,8 @@ class VideoService:
         if record.created_at < started or record.status != "creating" or record.video_id is not None:
             logger.info("identical request: returning job %s instead of creating again", record.local_id)
             return Created(record, reused=True)
+        if order.kind == "long":  # a plan: recorded and reserved here, its segments are sent one by one
+            return Created(record, reused=False)
         return Created(await self._send_once(connection, record, order), reused=False)
 
     async def _send_once(self, connection: Connection, record: JobRecord, order: CreateOrder) -> JobRecord:
@@ -652,6 +659,8 @@ class VideoService:
 
         `timeout` bounds the provider call; a caller that joins another's retrieve waits at most as long.
         """
+        if record.kind == "long":  # never sent anywhere: its segments are the provider's jobs
+            return record
         if record.video_id is None:
             if record.status not in ("creating", "unknown"):
                 return record
@@ -894,6 +903,23 @@ class VideoService:
     async def download_asset(self, video_id: str, variant: VideoVariant) -> tuple[JobRecord, Path]:
         """One asset of a completed job (the ledger learns the video path); an unfinished job is refused."""
         record = await self.refresh(await self.lookup(video_id))
+        if record.kind == "long":  # stitched here, never at a provider: its files are already local
+            files = {
+                "video": record.video_path,
+                "thumbnail": record.thumbnail_path,
+                "spritesheet": record.spritesheet_path,
+            }
+            local = files[variant]
+            if record.status == "completed" and local and Path(local).is_file():
+                return record, Path(local)
+            raise self._refuse(
+                "job",
+                f"Long video '{video_id}' is {record.status}; its {variant} is not there yet.",
+                code="not_ready",
+                param="video_id",
+                fix=f"Call get_video_status with video_id '{video_id}' until it completes.",
+                record=record,
+            )
         if record.status != "completed" or record.video_id is None:
             raise self._refuse(
                 "job",

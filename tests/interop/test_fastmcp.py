@@ -46,7 +46,7 @@ def report(tmp_path_factory: pytest.TempPathFactory, sora_mcp: str) -> dict[str,
 
 def test_lists_every_tool(report: dict[str, Any], recorder: Recorder) -> None:
     with recorder.check(CLIENT, report["version"], DRIVEN, "tools/list"):
-        assert len(report["tools"]) == 10 and "create_video" in report["tools"]
+        assert len(report["tools"]) == 12 and "create_video" in report["tools"]
 
 
 def test_success_parsed_through_the_output_schema(report: dict[str, Any], recorder: Recorder) -> None:

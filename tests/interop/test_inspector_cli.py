@@ -64,7 +64,7 @@ def test_tools_list(inspector: Inspector, recorder: Recorder) -> None:
         listed = inspector("tools/list")
         assert listed["thrown"] is None, listed["thrown"]
         names = [t["name"] for t in listed["raw"]["tools"]]
-        assert len(names) == 10 and {"create_video", "get_video_status", "validate_params"} <= set(names)
+        assert len(names) == 12 and {"create_video", "get_video_status", "validate_params"} <= set(names)
 
 
 def test_validate_params(inspector: Inspector, recorder: Recorder) -> None:

@@ -52,14 +52,14 @@ def _create_then_status(results: dict[str, Any]) -> None:
 def test_per_call_processes(report: dict[str, Any], recorder: Recorder) -> None:
     driven = "`MultiServerMCPClient.get_tools()` (a process per call)"
     with recorder.check(CLIENT, report["version"], driven, "create_video, then get_video_status in a new process"):
-        assert len(report["per_call_tools"]) == 10
+        assert len(report["per_call_tools"]) == 12
         _create_then_status(report["per_call"])
 
 
 def test_one_session(report: dict[str, Any], recorder: Recorder) -> None:
     driven = "`client.session()` + `load_mcp_tools`"
     with recorder.check(CLIENT, report["version"], driven, "create_video → get_video_status in one session"):
-        assert len(report["session_tools"]) == 10
+        assert len(report["session_tools"]) == 12
         _create_then_status(report["session"])
 
 

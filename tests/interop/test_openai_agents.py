@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 CLIENT = "openai-agents"
 DRIVEN = "`MCPServerStdio` (defaults: 5 s timeout)"
 SORA2 = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
-TOOLS = 10
+TOOLS = 12
 
 
 @pytest.fixture(scope="module")

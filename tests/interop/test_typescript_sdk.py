@@ -317,4 +317,6 @@ def test_every_tool_is_listed(report: dict[str, Any]) -> None:
         "remix_video",
         "extend_video",
         "delete_video",
+        "plan_long_video",
+        "create_long_video",
     }
