@@ -68,7 +68,7 @@ def build_tools(runtime: Runtime, service: VideoService | None = None, delivery:
 
 def served_tools(runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> list[Tool]:
     """The model's tools plus the player app's own (hidden from the model and from clients without Apps)."""
-    app_tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in player_media.specs(runtime, service)]
+    app_tools: list[Tool] = [build_tool(spec, runtime.scrub) for spec in player_media.specs(runtime, service, delivery)]
     return [*build_tools(runtime, service, delivery), *player.link(app_tools)]
 
 
@@ -200,7 +200,7 @@ def build_server(
         auth=auth,
         token_verifier=token_verifier,
         request_state_security=request_state_security,
-        extensions=[player.apps_extension()],
+        extensions=[player.apps_extension(None if delivery is None else delivery.origin)],
         middleware=middleware,
         **live_options,
     )

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -92,6 +92,11 @@ class SignedLinks:
 
     def __init__(self, signer: LinkSigner) -> None:
         self.signer = signer
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.signer.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def address(self, record: JobRecord, variant: VideoVariant) -> str | None:
         path = local_path(record, variant)

@@ -32,11 +32,12 @@ def player_html() -> str:
     return html
 
 
-def apps_extension() -> Apps:
-    """`ui://sora-mcp/player.html`: self-contained (no CDN, fonts or fetches), so the CSP asks for no domains.
+def apps_extension(media_origin: str | None = None) -> Apps:
+    """`ui://sora-mcp/player.html`: self-contained (no CDN, fonts or fetches).
 
-    Media arrive as `data:` URLs built from resource blobs, which the spec's default CSP allows; a download URL
-    (HTTP mode) would need its origin in `resource_domains`.
+    In stdio mode media arrive as `data:` URLs built from resource blobs, which the spec's default CSP allows, so
+    the CSP asks for no domains; over HTTP the player plays the signed download links, so the server's own origin
+    (`media_origin`) is the one resource domain it declares.
     """
     apps = Apps()
     apps.add_html_resource(
@@ -45,7 +46,7 @@ def apps_extension() -> Apps:
         name="video-player",
         title="Video player",
         description="Live progress, playback, storyboard and remix/extend/download for a video job.",
-        csp=ResourceCsp(connect_domains=[], resource_domains=[]),
+        csp=ResourceCsp(connect_domains=[], resource_domains=[media_origin] if media_origin else []),
         prefers_border=True,
     )
     return apps

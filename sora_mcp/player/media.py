@@ -23,6 +23,7 @@ from sora_mcp.jobs.ledger import JobRecord
 from sora_mcp.player.storyboard import Grid, detect
 from sora_mcp.runtime import Runtime
 from sora_mcp.tooling import ToolSpec, hints, ok
+from sora_mcp.videos.delivery import Delivery
 from sora_mcp.videos.service import VideoService
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,16 @@ def _too_large(size: int, limit: int, path: str) -> str:
     )
 
 
-def describe(record: JobRecord, runtime: Runtime) -> PlayerMedia:
+_VARIANT_OF: dict[Asset, Literal["video", "thumbnail", "spritesheet"]] = {
+    "content": "video",
+    "thumbnail": "thumbnail",
+    "spritesheet": "spritesheet",
+}
+
+
+def describe(record: JobRecord, runtime: Runtime, delivery: Delivery | None = None) -> PlayerMedia:
+    """What the player may show; over HTTP each file also gets its signed download link (`url`), which the
+    player prefers, so an MP4 over the blob limit still plays there."""
     vid = record.video_id or record.local_id
     limit = limit_bytes(runtime)
     files: dict[Asset, MediaFile | None] = {}
@@ -89,6 +99,7 @@ def describe(record: JobRecord, runtime: Runtime) -> PlayerMedia:
             path=path,
             sendable=fits,
             reason=None if fits else _too_large(size, limit, path),
+            url=None if delivery is None else delivery.address(record, _VARIANT_OF[asset]),
         )
     sheet = files["spritesheet"]
     grid = None
@@ -160,11 +171,11 @@ def register_resources(server: MCPServer, runtime: Runtime, service: VideoServic
         return await read(video_id, "spritesheet")
 
 
-def specs(runtime: Runtime, service: VideoService) -> list[ToolSpec]:
+def specs(runtime: Runtime, service: VideoService, delivery: Delivery | None = None) -> list[ToolSpec]:
     async def player_media(
         video_id: Annotated[str, Field(description="the job's video id (or job id)", min_length=1, max_length=512)],
     ) -> Annotated[CallToolResult, PlayerMedia]:
-        media = describe(await service.lookup(video_id.strip()), runtime)
+        media = describe(await service.lookup(video_id.strip()), runtime, delivery)
         shown = [name for name in ("video", "thumbnail", "spritesheet") if getattr(media, name) is not None]
         return ok(f"Video {media.video_id} ({media.status}): {', '.join(shown) or 'no files yet'}.", media)
 

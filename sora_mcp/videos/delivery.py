@@ -19,5 +19,9 @@ def local_path(record: JobRecord, variant: VideoVariant) -> str | None:
 class Delivery(Protocol):
     """Remote delivery: the address a client uses for one downloaded file of a job of the current tenant."""
 
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port the addresses point at (an MCP App's CSP must allow it to load them)."""
+
     def address(self, record: JobRecord, variant: VideoVariant) -> str | None:
         """None when the file is not downloaded."""
