@@ -37,6 +37,8 @@ MODEL_TOOLS = {
     "remix_video",
     "extend_video",
     "delete_video",
+    "plan_long_video",
+    "create_long_video",
 }
 ERAS = ["auto", "legacy"]
 
