@@ -224,3 +224,24 @@ def test_the_size_limit_is_a_setting_with_bounds(tmp_path: Path) -> None:
     assert _settings(tmp_path, SORA_MCP_PLAYER_MAX_VIDEO_MB="64").player_max_video_mb == 64.0
     with pytest.raises(SettingsError, match="SORA_MCP_PLAYER_MAX_VIDEO_MB"):
         _settings(tmp_path, SORA_MCP_PLAYER_MAX_VIDEO_MB="-1")
+
+
+async def test_a_long_video_opens_in_the_player_with_its_stitched_mp4(tmp_path: Path) -> None:
+    long_8 = {"total_seconds": 8, "shots": [{"prompt": "a kite rises"}, {"prompt": "it loops"}], "model": "sora-2"}
+    async with Client(build_server(_settings(tmp_path)), extensions=[APPS]) as client:
+        linked = {t.name: (t.meta or {}).get("ui") for t in (await client.list_tools()).tools}
+        job = structured(
+            await client.call_tool("create_long_video", {**long_8, "size": "1280x720", "wait_seconds": 30})
+        )
+        for _ in range(10):
+            if job["status"] == "completed":
+                break
+            job = structured(
+                await client.call_tool("get_video_status", {"video_id": job["job_id"], "wait_seconds": 20})
+            )
+        media = structured(await client.call_tool("player_media", {"video_id": job["job_id"]}))
+        mp4 = (await client.read_resource(f"sora://videos/{job['job_id']}/content")).contents[0]
+    assert linked["create_long_video"] == {"resourceUri": PLAYER_URI} and linked["plan_long_video"] is None
+    assert job["status"] == "completed" and media["status"] == "completed"
+    assert media["video"]["path"] == job["files"]["video"] and media["storyboard"] is not None
+    assert base64.b64decode(mp4.model_dump()["blob"]) == Path(job["files"]["video"]).read_bytes()

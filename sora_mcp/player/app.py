@@ -19,7 +19,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, TextContent
 
 PLAYER_URI = "ui://sora-mcp/player.html"
-LINKED_TOOLS = frozenset({"create_video", "get_video_status", "remix_video", "extend_video"})
+LINKED_TOOLS = frozenset({"create_video", "get_video_status", "remix_video", "extend_video", "create_long_video"})
 """Tools whose results the host renders with the player (the model sees and calls them as before)."""
 APP_ONLY_TOOLS = frozenset({"player_media"})
 """Tools the player calls and the model never sees (`_meta.ui.visibility: ["app"]`)."""
