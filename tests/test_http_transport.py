@@ -227,3 +227,34 @@ async def test_a_multi_round_trip_call_spans_replicas(tmp_path: Path, provider_s
     assert not created.is_error, text_of(created)
     assert asked == [1] and set(balancer.sent) == set(ports)
     assert provider_sandbox.state.job_ids == (structured(created)["video_id"],)
+
+
+async def test_a_replica_serves_a_link_to_a_file_it_does_not_have(
+    tmp_path: Path, provider_sandbox: SandboxServer
+) -> None:
+    """Replicas on separate disks share only the ledger: a link to a file another replica downloaded is served
+    after fetching the file from the provider once (replicas need not share SORA_MCP_OUTPUT_DIR)."""
+    shared = {**provider_env(provider_sandbox), "SORA_MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
+    shared["SORA_MCP_LINK_SECRET"] = "k" * 40
+    with (
+        http_server(tmp_path / "a", shared) as a,
+        http_server(tmp_path / "b", shared) as b,
+    ):
+        async with mcp_client(a.mcp_url, "2026-07-28") as client_a:
+            done = structured(
+                await client_a.call_tool(
+                    "create_video", {"prompt": "separate disks", "video": SORA2_4S, "wait_seconds": 30}
+                )
+            )
+        assert done["status"] == "completed"
+        a_file = next((tmp_path / "a" / "out").glob("*.mp4"))
+        on_a = a_file.read_bytes()
+        a_file.unlink()  # one machine stands in for two: B's disk does not have what A downloaded
+        assert not list((tmp_path / "b" / "out").glob("*.mp4"))
+        link = done["files"]["video"].replace(a.url, b.url)
+        async with httpx.AsyncClient(timeout=30) as http:
+            first = await http.get(link)
+            again = await http.get(link, headers={"Range": "bytes=0-99"})
+    assert first.status_code == 200 and first.content == on_a
+    assert again.status_code == 206 and again.content == on_a[:100]
+    assert next((tmp_path / "b" / "out").glob("*.mp4")).read_bytes() == on_a

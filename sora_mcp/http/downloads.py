@@ -37,7 +37,14 @@ def download_route(signer: LinkSigner, service: VideoService) -> Route:
                 record = await service.lookup(grant.job_id)
             except ToolError:
                 record = None
-        path = local_path(record, grant.variant) if record is not None else None
+            path = local_path(record, grant.variant) if record is not None else None
+            if record is not None and path is not None and not Path(path).is_file() and record.kind != "long":
+                # another replica downloaded it onto its own disk: fetch it here from the provider, once
+                try:
+                    path = str((await service.download_asset(grant.job_id, grant.variant))[1])
+                except ToolError as exc:
+                    status = 410 if exc.info.code == "expired" else 404
+                    return PlainTextResponse(exc.info.text(), status_code=status)
         if path is None or not Path(path).is_file():
             return PlainTextResponse("This file is no longer here (the job or its file was removed).", status_code=404)
         suffix = Path(path).suffix.lower()
