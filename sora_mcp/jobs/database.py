@@ -36,6 +36,9 @@ from sora_mcp.jobs.errors import LedgerError, LedgerUnavailable, LedgerVersionEr
 from sora_mcp.jobs.schema import JOBS, METADATA, POSTGRES_MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION, SQLITE_MIGRATIONS
 
 logger = logging.getLogger(__name__)
+# aiosqlite logs every hop to its thread at DEBUG (hundreds of lines per job): noise that buries ours and can
+# fill the stderr pipe of a host that does not read it. Its warnings and errors still show.
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 LEDGER_FILE = "ledger.sqlite3"
 _MODE = "sora_mcp_sqlite_transaction"

@@ -59,7 +59,22 @@ _RANK: dict[str, int] = {
     "deleted": 5,
 }
 _DUPLICATE_STATUSES = ("creating", "unknown", "queued", "in_progress", "completed")
-_COLUMNS = [c for c in JOBS.c if c.name != "seq"]
+
+
+def _spent_query(pool: Pool) -> sa.Select[tuple[Any]]:
+    cost = sa.func.coalesce(JOBS.c.final_cost_micros, JOBS.c.estimated_cost_micros, 0)
+    in_pool = JOBS.c.backend == "sandbox" if pool == "sandbox" else JOBS.c.backend != "sandbox"
+    return sa.select(sa.func.coalesce(sa.func.sum(cost), 0)).where(
+        JOBS.c.tenant == sa.bindparam("tenant"),
+        JOBS.c.day == sa.bindparam("day"),
+        JOBS.c.status.not_in(UNBILLED_STATUSES),
+        in_pool,
+    )
+
+
+# The statements every create runs, built once: building them per call cost more than running them.
+_SPENT: dict[Pool, sa.Select[tuple[Any]]] = {"sandbox": _spent_query("sandbox"), "provider": _spent_query("provider")}
+_INSERT = sa.insert(JOBS).returning(*JOBS.c)
 
 
 def _record(row: sa.Row[Any]) -> JobRecord:
@@ -122,12 +137,7 @@ class Ledger:
     @staticmethod
     async def _spent_micros(conn: AsyncConnection, tenant: str, day: str, pool: Pool) -> int:
         """Billed or reserved by `tenant` on `day` in `pool`: failed and refused jobs count nothing."""
-        cost = sa.func.coalesce(JOBS.c.final_cost_micros, JOBS.c.estimated_cost_micros, 0)
-        in_pool = JOBS.c.backend == "sandbox" if pool == "sandbox" else JOBS.c.backend != "sandbox"
-        query = sa.select(sa.func.coalesce(sa.func.sum(cost), 0)).where(
-            JOBS.c.tenant == tenant, JOBS.c.day == day, JOBS.c.status.not_in(UNBILLED_STATUSES), in_pool
-        )
-        return int((await conn.execute(query)).scalar_one())
+        return int((await conn.execute(_SPENT[pool], {"tenant": tenant, "day": day})).scalar_one())
 
     async def _duplicate(
         self, conn: AsyncConnection, tenant: str, intent: JobIntent, fingerprint: str, window_s: float
@@ -260,7 +270,7 @@ class Ledger:
                 "parent_id": intent.parent_id,
                 "segment": intent.segment,
             }
-            return _record((await conn.execute(sa.insert(JOBS).values(**values).returning(*JOBS.c))).one())
+            return _record((await conn.execute(_INSERT, values)).one())
 
     async def attach_video_id(
         self,
