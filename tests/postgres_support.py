@@ -115,8 +115,8 @@ def postgres_cluster() -> Iterator[Cluster]:
         pytest.skip(SKIP_REASON)
     try:
         cluster = start_cluster(bindir)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"PostgreSQL at {bindir} could not start a test cluster: {exc.stderr!r}")
+    except subprocess.CalledProcessError as exc:  # installed but broken: a failure to see, not a skip
+        pytest.fail(f"PostgreSQL at {bindir} could not start a test cluster: {exc.stderr!r}")
     try:
         yield cluster
     finally:
