@@ -752,3 +752,21 @@ async def test_an_unreachable_server_is_named_without_its_password(tmp_path: Pat
         await ledger.close()
     assert "s3cret-pass" not in str(caught.value) and f"127.0.0.1:{port}" in str(caught.value)
     assert caught.value.problem().stage == "storage"
+
+
+async def test_a_call_cancelled_mid_statement_leaves_no_task_behind(tmp_path: Path) -> None:
+    """Cancelled ledger calls finish their transaction first; none leaves SQLAlchemy a connection to terminate
+    (with aiosqlite that termination could wait forever and hang the event loop's shutdown)."""
+    import asyncio
+
+    before = set(asyncio.all_tasks())
+    ledger = Ledger(Location.sqlite(tmp_path / "ledger.sqlite3"))
+    await ledger.record_intent("local", intent(), daily_limit_usd=100.0)
+    for step in range(40):
+        with anyio.move_on_after(step * 0.0005):
+            await ledger.list("local")
+        with anyio.move_on_after(step * 0.0005):
+            await ledger.record_intent("local", intent(prompt=f"take {step}"), daily_limit_usd=100.0)
+    await ledger.close()
+    await anyio.sleep(0.2)
+    assert [t for t in asyncio.all_tasks() - before if not t.done()] == []

@@ -93,7 +93,14 @@ def tenant_lock_key(tenant: str) -> int:
 
 
 class Database:
-    """The engine for one `Location`, opened (and migrated) on first use, with read and write transactions."""
+    """The engine for one `Location`, opened (and migrated) on first use, with read and write transactions.
+
+    Every transaction (and opening, and closing) runs shielded from cancellation, bounded by the busy timeout on
+    SQLite and the pool timeout on PostgreSQL. A call cancelled mid-statement (a client's cancel, a wait's
+    deadline, the server shutting down) otherwise makes SQLAlchemy terminate the connection from a task of its
+    own, and with aiosqlite that task can wait forever for a worker thread that is already gone (seen as a hang
+    at event-loop shutdown). A ledger operation is short: it finishes, and the cancellation takes effect after.
+    """
 
     def __init__(self, location: Location, *, busy_timeout_s: float = 5.0) -> None:
         self.location = location
@@ -170,7 +177,8 @@ class Database:
         self._closed = True
         engine, self._engine = self._engine, None
         if engine is not None:
-            await engine.dispose()
+            with anyio.CancelScope(shield=True):
+                await engine.dispose()
 
     # -- transactions ------------------------------------------------------------------------------------------
 
@@ -178,32 +186,34 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for one read statement (its own consistent snapshot; on SQLite without a BEGIN, which
         would cost one more round trip to the driver's thread)."""
-        engine = await self._open()
-        with self._translated():
-            async with engine.connect() as conn:
-                if self.location.is_sqlite:
-                    await conn.execution_options(**{_MODE: "single"})
-                async with conn.begin():
-                    yield conn
+        with anyio.CancelScope(shield=True):  # see the class docstring
+            engine = await self._open()
+            with self._translated():
+                async with engine.connect() as conn:
+                    if self.location.is_sqlite:
+                        await conn.execution_options(**{_MODE: "single"})
+                    async with conn.begin():
+                        yield conn
 
     @asynccontextmanager
     async def write(self, tenant: str | None = None) -> AsyncIterator[AsyncConnection]:
         """One read-modify-write transaction; with `tenant`, serialised against every other one of that tenant
         (admission). On SQLite every write is serialised anyway."""
-        engine = await self._open()
-        if self.location.is_sqlite:
-            async with self._writer:
-                with self._translated():
-                    async with engine.connect() as conn:
-                        await conn.execution_options(**{_MODE: "write"})
-                        async with conn.begin():
-                            yield conn
-            return
-        with self._translated():
-            async with engine.connect() as conn, conn.begin():
-                if tenant is not None:
-                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_lock_key(tenant))))
-                yield conn
+        with anyio.CancelScope(shield=True):  # see the class docstring
+            engine = await self._open()
+            if self.location.is_sqlite:
+                async with self._writer:
+                    with self._translated():
+                        async with engine.connect() as conn:
+                            await conn.execution_options(**{_MODE: "write"})
+                            async with conn.begin():
+                                yield conn
+                return
+            with self._translated():
+                async with engine.connect() as conn, conn.begin():
+                    if tenant is not None:
+                        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_lock_key(tenant))))
+                    yield conn
 
     # -- migrations --------------------------------------------------------------------------------------------
 
