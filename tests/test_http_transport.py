@@ -48,7 +48,10 @@ async def test_tools_resources_and_no_prompts_over_http(tmp_path: Path, mode: st
             tools = {tool.name for tool in (await client.list_tools()).tools}
             assert {"create_video", "get_video_status", "validate_params", "list_models"} <= tools
             templates = await client.list_resource_templates()
-            assert [t.uri_template for t in templates.resource_templates] == ["sora://videos/{video_id}"]
+            assert sorted(t.uri_template for t in templates.resource_templates) == [
+                "sora://videos/{video_id}",
+                *(f"sora://videos/{{video_id}}/{asset}" for asset in ("content", "spritesheet", "thumbnail")),
+            ]
             checked = await client.call_tool("validate_params", {"model": "sora-2", "seconds": 4})
             assert not checked.is_error, text_of(checked)
             capabilities = client.server_capabilities
