@@ -159,8 +159,12 @@ async def _until(app: Any, script: str, arg: Any = None) -> Any:
     return await handle.json_value()
 
 
-async def _notice(app: Any) -> str:
-    await _until(app, "() => !document.getElementById('notice').hidden")
+async def _notice(app: Any, about: str = "") -> str:
+    """The notice's text once it shows, and (with `about`) once it is about that: an earlier notice may still be up."""
+    script = (
+        "(about) => { const n = document.getElementById('notice'); return !n.hidden && n.textContent.includes(about); }"
+    )
+    await _until(app, script, about)
     text: str = await app.evaluate("() => document.getElementById('notice').textContent")
     return text
 
@@ -342,7 +346,7 @@ async def test_a_host_that_refuses_the_apps_tool_calls_is_explained(tmp_path: Pa
 
         await app.fill("#extend-prompt", "the kite lands")  # a refusal by the server says what to do instead
         await app.click("#extend")
-        text = await _notice(app)
+        text = await _notice(app, "extend_video")  # the remix refusal is still shown until this one replaces it
         assert "extend_video was refused" in text and "cannot be extended" in text and "What to do:" in text
 
         running = await p.call("create_video", {"prompt": "a slow kite", "video": SORA2, "wait_seconds": 0})
