@@ -23,7 +23,7 @@ from sora_mcp.jobs.ledger import JobRecord
 from sora_mcp.player.storyboard import Grid, detect
 from sora_mcp.runtime import Runtime
 from sora_mcp.tooling import ToolSpec, hints, ok
-from sora_mcp.videos.delivery import Delivery
+from sora_mcp.videos.delivery import Delivery, local_path
 from sora_mcp.videos.service import VideoService
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,15 @@ class PlayerMedia(BaseModel):
     limit_bytes: int = Field(description="the largest MP4 the player receives through the host")
 
 
+_VARIANT_OF: dict[Asset, Literal["video", "thumbnail", "spritesheet"]] = {
+    "content": "video",
+    "thumbnail": "thumbnail",
+    "spritesheet": "spritesheet",
+}
+
+
 def _path_of(record: JobRecord, asset: Asset) -> str | None:
-    return {"content": record.video_path, "thumbnail": record.thumbnail_path, "spritesheet": record.spritesheet_path}[
-        asset
-    ]
+    return local_path(record, _VARIANT_OF[asset])
 
 
 def limit_bytes(runtime: Runtime) -> int:
@@ -70,13 +75,6 @@ def _too_large(size: int, limit: int, path: str) -> str:
         f"The MP4 is {size / MEGABYTE:.1f} MB, over the player's limit of {limit / MEGABYTE:g} MB "
         f"(SORA_MCP_PLAYER_MAX_VIDEO_MB): open it at {path}, or raise the limit if your host accepts larger messages."
     )
-
-
-_VARIANT_OF: dict[Asset, Literal["video", "thumbnail", "spritesheet"]] = {
-    "content": "video",
-    "thumbnail": "thumbnail",
-    "spritesheet": "spritesheet",
-}
 
 
 def describe(record: JobRecord, runtime: Runtime, delivery: Delivery | None = None) -> PlayerMedia:

@@ -30,7 +30,7 @@ from sora_mcp.tooling import ToolSpec, hints, ok
 from sora_mcp.tools.images import client_roots
 from sora_mcp.videos.delivery import Delivery
 from sora_mcp.videos.service import DEFAULT_WAIT_SECONDS, VideoService
-from sora_mcp.videos.views import Files, JobError, VideoJob, iso
+from sora_mcp.videos.views import Files, JobError, VideoJob, files_for, iso
 
 FitChoice = Literal["cover", "pad", "stretch", "none"]
 
@@ -166,21 +166,11 @@ class LongVideoTools:
         self.service = service
         self.delivery = delivery
 
-    def _files(self, record: JobRecord) -> Files:
-        """The long video's files as the client reaches them: paths here, else the delivery's links (HTTP)."""
-        if self.delivery is None:
-            return Files(video=record.video_path, thumbnail=record.thumbnail_path, spritesheet=record.spritesheet_path)
-        return Files(
-            video=self.delivery.address(record, "video"),
-            thumbnail=self.delivery.address(record, "thumbnail"),
-            spritesheet=self.delivery.address(record, "spritesheet"),
-        )
-
     @property
     def runner(self) -> LongVideos:
         return runner_for(self.service)
 
-    def _ask(
+    def _plan(
         self,
         total_seconds: int,
         prompt: str,
@@ -191,7 +181,8 @@ class LongVideoTools:
         audio: bool,
         first_frame: bool,
         last_frame: bool = False,
-    ) -> Ask:
+    ) -> LongVideoPlan:
+        """The plan for these arguments: what plan_long_video shows and create_long_video runs."""
         if shots and prompt.strip():
             raise ToolError.of(
                 "request",
@@ -201,7 +192,7 @@ class LongVideoTools:
                 fix="Put the whole story in prompt, or one prompt per shot in shots.",
             )
         chosen = tuple(shots) if shots else (Shot(prompt=prompt),)
-        return Ask(
+        ask = Ask(
             total_seconds=total_seconds,
             shots=chosen,
             model=model or None,
@@ -212,6 +203,7 @@ class LongVideoTools:
             last_frame=last_frame,
             can_extend=self.runtime.dialect.can_extend,
         )
+        return plan(self.runtime.catalog, ask)
 
     def plan_text(self, result: LongVideoPlan) -> str:
         lines = [result.summary, *result.notes]
@@ -235,7 +227,7 @@ class LongVideoTools:
         first_frame: str,
         last_frame: str = "",
     ) -> CallToolResult:
-        ask = self._ask(
+        result = self._plan(
             total_seconds,
             prompt,
             shots,
@@ -246,7 +238,6 @@ class LongVideoTools:
             bool(first_frame.strip()),
             bool(last_frame.strip()),
         )
-        result = plan(self.runtime.catalog, ask)
         return ok(self.plan_text(result), result)
 
     async def create_long_video(
@@ -269,7 +260,7 @@ class LongVideoTools:
     ) -> CallToolResult:
         from sora_mcp.tools.videos import VideoTools, progress_reporter
 
-        ask = self._ask(
+        result = self._plan(
             total_seconds,
             prompt,
             shots,
@@ -280,7 +271,6 @@ class LongVideoTools:
             bool(first_frame.strip()),
             bool(last_frame.strip()),
         )
-        result = plan(self.runtime.catalog, ask)
         images = VideoTools(self.runtime, self.service)
         if first_frame.strip():
             _, fitted = await images._reference(first_frame, result.size, fit, roots, param="first_frame")
@@ -345,7 +335,7 @@ class LongVideoTools:
                 progress=0 if child is None else child.progress,
                 job_id=None if child is None else child.local_id,
                 video_id=None if child is None else child.video_id,
-                video=None if child is None else self._files(child).video,
+                video=None if child is None else files_for(child, self.delivery).video,
                 cost_usd=segment.estimated_cost_usd if child is None else child.cost_usd,
             )
             if child is not None and child.status in ("failed", "create_failed"):
@@ -374,7 +364,7 @@ class LongVideoTools:
         ]
         lines.append(f"Cost: {money}.")
         if record.video_path:
-            files = self._files(record)
+            files = files_for(record, self.delivery)
             lines.append(f"MP4: {files.video}")
             lines.append(f"Thumbnail: {files.thumbnail}")
         lines.append(f"Next: {self._next(record)}")
@@ -401,7 +391,7 @@ class LongVideoTools:
             estimated_cost_usd=planned.estimated_cost_usd,
             cost_usd=cost,
             segments=views,
-            files=self._files(record),
+            files=files_for(record, self.delivery),
             backend=self.service.label(),
             created_at=iso(record.created_at) or "",
             next_step=self._next(record),
@@ -443,7 +433,7 @@ class LongVideoTools:
             profile=record.profile,
             estimated_cost_usd=cost,
             final_cost_usd=cost if record.status == "completed" else None,
-            files=self._files(record),
+            files=files_for(record, self.delivery),
             created_at=iso(record.created_at) or "",
             completed_at=iso(record.completed_at),
             next_step=self._next(record),

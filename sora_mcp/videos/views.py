@@ -130,15 +130,22 @@ def job_view(record: JobRecord, backend: str, fix: str | None = None) -> VideoJo
     )
 
 
-def present(view: VideoJob, record: JobRecord, delivery: Delivery | None) -> VideoJob:
-    """`view` with its files as the client reaches them: paths here (no delivery), else the delivery's links."""
-    if delivery is None or not view.files.model_dump(exclude_none=True):
-        return view
-    files = Files(
+def files_for(record: JobRecord, delivery: Delivery | None) -> Files:
+    """A job's files as the client reaches them: paths here (no delivery), else the delivery's links."""
+    if delivery is None:
+        return Files(video=record.video_path, thumbnail=record.thumbnail_path, spritesheet=record.spritesheet_path)
+    return Files(
         video=delivery.address(record, "video"),
         thumbnail=delivery.address(record, "thumbnail"),
         spritesheet=delivery.address(record, "spritesheet"),
     )
+
+
+def present(view: VideoJob, record: JobRecord, delivery: Delivery | None) -> VideoJob:
+    """`view` with its files as the client reaches them (`files_for`), and its next step worded for links."""
+    if delivery is None or not view.files.model_dump(exclude_none=True):
+        return view
+    files = files_for(record, delivery)
     next_text = view.next_step.replace("open the MP4 at the path given", "fetch the MP4 from the link given")
     return view.model_copy(update={"files": files, "next_step": next_text})
 
